@@ -1,0 +1,9 @@
+"""sksmooth: certified and empirical adversarial robustness for scikit-learn."""
+
+from .certification import CertificationResult
+from .datasets import make_fraud
+from .smoothing import SmoothedClassifier
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["CertificationResult", "SmoothedClassifier", "make_fraud", "__version__"]

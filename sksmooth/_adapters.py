@@ -1,0 +1,104 @@
+"""One interface over "something that classifies a batch of noisy rows".
+
+Two adapters share it:
+
+- :class:`TorchModuleVoter` runs a skorch net's ``module_`` directly on the
+  net's device, with no numpy conversion per batch (the fast path).
+- :class:`EstimatorVoter` calls any scikit-learn classifier's ``predict`` on
+  a float64 numpy view of the batch (the generic path).
+
+Both return, for each noisy row, the index of the predicted class in the
+smoothed classifier's ``classes_``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+from sklearn.frozen import FrozenEstimator
+from skorch import NeuralNet
+
+__all__ = ["make_voter", "unwrap_frozen"]
+
+
+def unwrap_frozen(estimator):
+    """Return the estimator inside a :class:`~sklearn.frozen.FrozenEstimator`."""
+    return estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
+
+
+class TorchModuleVoter:
+    """Argmax of a torch module's scores, computed on the module's device."""
+
+    def __init__(self, module: torch.nn.Module, n_classes: int):
+        self.module = module
+        self.n_classes = n_classes
+        parameter = next(module.parameters(), None)
+        self.device = parameter.device if parameter is not None else torch.device("cpu")
+        self.dtype = (
+            parameter.dtype
+            if parameter is not None and parameter.is_floating_point()
+            else torch.float32
+        )
+
+    @contextlib.contextmanager
+    def prepared(self):
+        """Put the module in evaluation mode (no dropout), then restore its mode."""
+        was_training = self.module.training
+        self.module.eval()
+        try:
+            yield
+        finally:
+            self.module.train(was_training)
+
+    def predict_indices(self, batch: torch.Tensor) -> torch.Tensor:
+        scores = self.module(batch)
+        if isinstance(scores, (tuple, list)):  # skorch modules may return extras
+            scores = scores[0]
+        if scores.ndim != 2 or scores.shape[1] != self.n_classes:
+            raise ValueError(
+                f"The net's module returned scores of shape {tuple(scores.shape)} for "
+                f"{len(batch)} rows; expected ({len(batch)}, {self.n_classes}), one "
+                "score per class. Set the module's output size to the number of "
+                "classes (e.g. module__output_units)."
+            )
+        return scores.argmax(dim=1)
+
+
+class EstimatorVoter:
+    """Class indices of any fitted scikit-learn classifier's ``predict``."""
+
+    device = torch.device("cpu")
+    dtype = torch.float64
+
+    def __init__(self, estimator, classes: np.ndarray):
+        self.estimator = estimator
+        self.classes = classes
+        self.n_classes = len(classes)
+        self._sorter = np.argsort(classes)
+
+    @contextlib.contextmanager
+    def prepared(self):
+        yield
+
+    def predict_indices(self, batch: torch.Tensor) -> torch.Tensor:
+        labels = np.asarray(self.estimator.predict(batch.numpy()))
+        # classes_ of a frozen estimator need not be sorted, so search through a sorter.
+        indices = np.searchsorted(self.classes, labels, sorter=self._sorter)
+        indices = self._sorter[np.minimum(indices, self.n_classes - 1)]
+        unknown = self.classes[indices] != labels
+        if np.any(unknown):
+            raise ValueError(
+                f"The base estimator predicted {labels[unknown][0]!r}, which is not "
+                f"one of the classes seen in fit: {list(self.classes)}."
+            )
+        return torch.from_numpy(indices.astype(np.int64))
+
+
+def make_voter(estimator, classes: np.ndarray):
+    """Pick the fast torch path for fitted skorch nets, the generic one otherwise."""
+    inner = unwrap_frozen(estimator)
+    if isinstance(inner, NeuralNet) and hasattr(inner, "module_"):
+        return TorchModuleVoter(inner.module_, len(classes))
+    return EstimatorVoter(estimator, classes)

@@ -1,0 +1,412 @@
+"""Randomized smoothing as a scikit-learn meta-estimator."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.utils import check_random_state, check_scalar
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+from skorch import NeuralNet
+from torch import nn
+
+from ._adapters import make_voter, unwrap_frozen
+from ._training import fit_estimator_under_noise, fit_net_under_noise
+from .certification import (
+    CertificationResult,
+    clopper_pearson_lower,
+    gaussian_l2_radius,
+    top_two_binomial_pvalue,
+)
+from .certification._votes import count_votes, row_seeds
+
+__all__ = ["SmoothedClassifier"]
+
+
+class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+    """Classifier smoothed by Gaussian noise, with certified L2 robustness.
+
+    The smoothed classifier predicts the class the base classifier returns
+    most often when Gaussian noise ``N(0, sigma^2 I)`` is added to the input
+    (Cohen, Rosenfeld & Kolter, 2019). :meth:`certify` returns, for each row,
+    an L2 radius within which no perturbation can change that prediction,
+    with failure probability at most ``alpha``.
+
+    Parameters
+    ----------
+    estimator : classifier
+        The base classifier: a skorch :class:`~skorch.NeuralNetClassifier`
+        (fast path: noise is drawn on the net's device and passed through its
+        ``module_`` in batches) or any scikit-learn classifier with ``predict``
+        (generic path). It is cloned and trained under noise in :meth:`fit`;
+        wrap a fitted model in :class:`~sklearn.frozen.FrozenEstimator` to
+        smooth it without retraining.
+    sigma : float, default=0.25
+        Standard deviation of the Gaussian noise, in the units of ``X`` as this
+        estimator receives it (after any earlier pipeline step).
+    n0 : int, default=100
+        Noisy samples per row that select the candidate class in :meth:`certify`.
+    n : int, default=100_000
+        Noisy samples per row that estimate the candidate's probability in
+        :meth:`certify`. More samples give larger certified radii.
+    n_samples : int, default=1000
+        Noisy samples per row in :meth:`predict` and :meth:`predict_proba`.
+    alpha : float, default=0.001
+        Failure probability of each certificate, and the level of the binomial
+        test that decides abstention in :meth:`predict`.
+    batch_size : int, default=1000
+        Noisy samples per forward pass of the base classifier; bounds memory.
+    n_noisy_copies : int, default=1
+        For base estimators other than skorch nets: number of noisy copies of
+        ``X`` the base estimator is fitted on. (skorch nets get fresh noise in
+        every batch of every epoch instead.)
+    abstain_label : object, default=None
+        If None, :meth:`predict` returns the top class of every row, as any
+        scikit-learn classifier does. Otherwise rows whose top class is not
+        significantly ahead of the runner-up (two-sided binomial test at level
+        ``alpha``, Cohen et al.'s PREDICT) get this label instead.
+    random_state : int, RandomState instance or None, default=None
+        Seeds training noise, the net's initialisation and every Monte Carlo
+        draw. Given an int, results are identical bit for bit across runs.
+
+    Attributes
+    ----------
+    estimator_ : classifier
+        The base classifier, trained under noise (or the frozen model as given).
+        skorch nets are trained on integer labels ``0 .. n_classes - 1``.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during :meth:`fit`, when ``X`` has string
+        column names.
+
+    See Also
+    --------
+    sksmooth.certification.CertificationResult : What :meth:`certify` returns.
+    sksmooth.nets.make_mlp_classifier : A skorch MLP ready to be smoothed.
+
+    Notes
+    -----
+    Each row's noise comes from a generator seeded by the fitted seed and the
+    row's own values, so results do not depend on batch size, row order or
+    which rows are classified together.
+
+    Certificates hold in the input space of this estimator. In a pipeline
+    after a :class:`~sklearn.preprocessing.StandardScaler` the radius is in
+    standard deviations of each feature.
+
+    References
+    ----------
+    .. [1] J. Cohen, E. Rosenfeld and J. Z. Kolter, "Certified Adversarial
+       Robustness via Randomized Smoothing", ICML 2019.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sksmooth import SmoothedClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = SmoothedClassifier(LogisticRegression(max_iter=500), sigma=0.25,
+    ...                          n=1000, random_state=0).fit(X, y)
+    >>> clf.predict(X[:3])
+    array([0, 0, 0])
+    >>> result = clf.certify(X[:3], y[:3])
+    >>> result.radius.round(3)
+    array([0.543, 0.543, 0.543])
+    """
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        sigma=0.25,
+        n0=100,
+        n=100_000,
+        n_samples=1000,
+        alpha=0.001,
+        batch_size=1000,
+        n_noisy_copies=1,
+        abstain_label=None,
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.sigma = sigma
+        self.n0 = n0
+        self.n = n
+        self.n_samples = n_samples
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.n_noisy_copies = n_noisy_copies
+        self.abstain_label = abstain_label
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        return tags
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, X, y):
+        """Train the base classifier under Gaussian noise.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, numeric.
+        y : array-like of shape (n_samples,)
+            Class labels; strings are allowed.
+
+        Returns
+        -------
+        self : SmoothedClassifier
+            The fitted estimator.
+        """
+        self._check_params()
+        inner = unwrap_frozen(self.estimator)
+        if not (hasattr(inner, "fit") and hasattr(inner, "predict")):
+            raise TypeError(
+                "estimator must be a classifier with fit and predict (a scikit-learn "
+                f"classifier or a skorch NeuralNetClassifier); got {self.estimator!r}."
+            )
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max, size=3)
+        init_seed, noise_seed, self._seed = (int(s) for s in seeds)
+
+        if isinstance(self.estimator, FrozenEstimator):
+            self._set_frozen_classes(inner, X, y)
+            self.estimator_ = self.estimator
+        else:
+            self.classes_, y_encoded = np.unique(y, return_inverse=True)
+            self._check_two_classes()
+            self.estimator_ = clone(self.estimator)
+            if isinstance(inner, NeuralNet):
+                self._warn_on_module_instance(inner)
+                fit_net_under_noise(
+                    self.estimator_,
+                    X,
+                    y_encoded,
+                    n_classes=len(self.classes_),
+                    sigma=self.sigma,
+                    seed=init_seed,
+                    noise_seed=noise_seed,
+                )
+            else:
+                fit_estimator_under_noise(
+                    self.estimator_,
+                    X,
+                    y,
+                    sigma=self.sigma,
+                    n_noisy_copies=self.n_noisy_copies,
+                    seed=noise_seed,
+                )
+        self._check_base_output(X[:1])
+        return self
+
+    def _check_params(self) -> None:
+        check_scalar(self.sigma, "sigma", numbers.Real, min_val=0, include_boundaries="neither")
+        if not np.isfinite(self.sigma):
+            raise ValueError(f"sigma must be finite, got {self.sigma!r}.")
+        check_scalar(
+            self.alpha, "alpha", numbers.Real, min_val=0, max_val=1, include_boundaries="neither"
+        )
+        for name in ("n0", "n", "n_samples", "batch_size", "n_noisy_copies"):
+            check_scalar(getattr(self, name), name, numbers.Integral, min_val=1)
+
+    def _check_two_classes(self) -> None:
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"y has only one class ({self.classes_[0]!r}); a classifier needs at "
+                "least 2 classes."
+            )
+
+    def _set_frozen_classes(self, inner, X, y) -> None:
+        classes = getattr(inner, "classes_", None)
+        if classes is None:
+            raise ValueError("The frozen estimator has no classes_; fit it before freezing it.")
+        classes = np.asarray(classes)
+        self.classes_ = classes
+        self._check_two_classes()
+        unseen = np.setdiff1d(np.unique(y), classes)
+        if unseen.size:
+            raise ValueError(
+                f"y contains labels {list(unseen)} that the frozen estimator does not "
+                f"know; its classes are {list(classes)}."
+            )
+        expected = getattr(inner, "n_features_in_", None)
+        if expected is not None and expected != X.shape[1]:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but the frozen estimator was fitted "
+                f"on {expected} features."
+            )
+
+    @staticmethod
+    def _warn_on_module_instance(net: NeuralNet) -> None:
+        if isinstance(net.module, nn.Module):
+            warnings.warn(
+                "The skorch net was given a module instance: its weights survive "
+                "cloning, so each fit starts from the previous one's weights and layer "
+                "sizes cannot be set from the data. Pass the module class instead.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def _check_base_output(self, X_one_row: np.ndarray) -> None:
+        """Classify one noisy row now, so a mismatched base model fails in fit."""
+        try:
+            count_votes(
+                make_voter(self.estimator_, self.classes_),
+                X_one_row,
+                n_draws=1,
+                sigma=self.sigma,
+                seeds=[0],
+                batch_size=1,
+            )
+        except RuntimeError as error:  # torch shape or device errors
+            raise ValueError(
+                f"The base estimator cannot classify rows of {X_one_row.shape[1]} features: {error}"
+            ) from error
+
+    # ------------------------------------------------------- Monte Carlo core
+
+    def _validated_rows(self, X) -> np.ndarray:
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return np.ascontiguousarray(X)
+
+    def _count_votes(self, X: np.ndarray, stream: str, n_draws: int) -> np.ndarray:
+        return count_votes(
+            make_voter(self.estimator_, self.classes_),
+            X,
+            n_draws=n_draws,
+            sigma=self.sigma,
+            seeds=row_seeds(X, self._seed, stream),
+            batch_size=self.batch_size,
+        )
+
+    # -------------------------------------------------------------- predict
+
+    def predict_proba(self, X):
+        """Monte Carlo estimate of the smoothed class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_rows, n_classes)
+            Fraction of ``n_samples`` noisy copies of each row that the base
+            classifier assigns to each class.
+        """
+        check_is_fitted(self)
+        self._check_params()
+        X = self._validated_rows(X)
+        return self._count_votes(X, "predict", self.n_samples) / self.n_samples
+
+    def predict(self, X):
+        """Predict the smoothed classifier's class (Cohen et al.'s PREDICT).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_rows,)
+            The class with most votes among ``n_samples`` noisy copies of each
+            row (the argmax of :meth:`predict_proba`). If ``abstain_label`` is
+            set, rows whose top class does not beat the runner-up in a binomial
+            test at level ``alpha`` get ``abstain_label``.
+        """
+        check_is_fitted(self)
+        self._check_params()
+        X = self._validated_rows(X)
+        counts = self._count_votes(X, "predict", self.n_samples)
+        labels = self.classes_[counts.argmax(axis=1)]
+        if self.abstain_label is None:
+            return labels
+        top_two = np.sort(counts, axis=1)[:, -2:]
+        abstain = top_two_binomial_pvalue(top_two[:, 1], top_two[:, 0]) > self.alpha
+        return _with_abstentions(labels, abstain, self.abstain_label)
+
+    # -------------------------------------------------------------- certify
+
+    def certify(self, X, y=None) -> CertificationResult:
+        """Certify an L2 radius per row (Cohen et al.'s CERTIFY).
+
+        ``n0`` noisy samples select the top class; ``n`` new samples bound its
+        probability ``pA`` from below at level ``1 - alpha`` (one-sided
+        Clopper-Pearson). If the bound exceeds 1/2, the smoothed classifier's
+        prediction is certified constant within L2 radius
+        ``sigma * Phi^-1(p_lower)``; otherwise the row abstains with radius 0.
+        With probability at least ``1 - alpha`` per row, a returned certificate
+        is correct.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            Rows to certify.
+        y : array-like of shape (n_rows,), default=None
+            True labels; when given, the result reports which rows are
+            certified with the right label.
+
+        Returns
+        -------
+        result : CertificationResult
+            Per-row ``label``, ``radius``, ``p_lower``, ``abstained``,
+            ``n_samples`` and, with ``y``, ``correct``.
+        """
+        check_is_fitted(self)
+        self._check_params()
+        X = self._validated_rows(X)
+        if y is not None:
+            y = column_or_1d(y)
+            check_consistent_length(X, y)
+
+        selection = self._count_votes(X, "select", self.n0)
+        candidate = selection.argmax(axis=1)
+        estimation = self._count_votes(X, "estimate", self.n)
+        count_a = estimation[np.arange(len(X)), candidate]
+        p_lower = clopper_pearson_lower(count_a, self.n, self.alpha)
+        abstained = p_lower <= 0.5
+        label = self.classes_[candidate]
+        correct = None
+        if y is not None:
+            matches = np.asarray(label, dtype=object) == np.asarray(y, dtype=object)
+            correct = ~abstained & matches.astype(bool)
+        return CertificationResult(
+            label=label,
+            radius=gaussian_l2_radius(p_lower, self.sigma),
+            p_lower=p_lower,
+            abstained=abstained,
+            n_samples=np.full(len(X), self.n),
+            sigma=float(self.sigma),
+            alpha=float(self.alpha),
+            correct=correct,
+        )
+
+
+def _with_abstentions(labels: np.ndarray, abstain: np.ndarray, abstain_label) -> np.ndarray:
+    """Replace abstaining rows' labels, widening the dtype only when needed."""
+    try:
+        dtype = np.result_type(labels.dtype, np.asarray(abstain_label).dtype)
+    except TypeError:  # e.g. string classes with an integer abstain_label
+        dtype = object
+    out = labels.astype(dtype)
+    out[abstain] = abstain_label
+    return out
