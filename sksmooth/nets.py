@@ -60,6 +60,18 @@ class MLPModule(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """Return the logits of a batch.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (batch, input_units)
+            Input rows.
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (batch, output_units)
+            One unnormalised score per class.
+        """
         return self.layers(X)
 
 

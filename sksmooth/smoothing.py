@@ -67,8 +67,8 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         Noisy samples per forward pass of the base classifier; bounds memory.
     n_noisy_copies : int, default=1
         For base estimators other than skorch nets: number of noisy copies of
-        ``X`` the base estimator is fitted on. (skorch nets get fresh noise in
-        every batch of every epoch instead.)
+        ``X`` the base estimator is fitted on. skorch nets get fresh noise in
+        every batch of every epoch instead.
     abstain_label : object, default=None
         If None, :meth:`predict` returns the top class of every row, as any
         scikit-learn classifier does. Otherwise rows whose top class is not

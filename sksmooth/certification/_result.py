@@ -86,6 +86,7 @@ class CertificationResult:
         Returns
         -------
         accuracy : float
+            Certified accuracy, between 0 and 1.
         """
         if self.correct is None:
             raise ValueError("certified_accuracy needs the true labels: call certify(X, y) with y.")

@@ -1,0 +1,69 @@
+"""Confidence bounds and radii against scipy's reference implementations."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from sksmooth.certification import (
+    clopper_pearson_lower,
+    gaussian_l2_radius,
+    top_two_binomial_pvalue,
+)
+
+
+@pytest.mark.parametrize("n", [1, 2, 10, 57, 1000])
+@pytest.mark.parametrize("alpha", [0.001, 0.05, 0.2])
+def test_clopper_pearson_matches_scipy_exact_interval(n, alpha):
+    # The one-sided 1 - alpha bound is the lower end of the two-sided
+    # 1 - 2 alpha exact (Clopper-Pearson) interval.
+    counts = np.unique(np.linspace(0, n, min(n + 1, 60)).astype(int))
+    expected = [
+        stats.binomtest(k, n).proportion_ci(confidence_level=1 - 2 * alpha, method="exact").low
+        for k in counts
+    ]
+    np.testing.assert_allclose(clopper_pearson_lower(counts, n, alpha), expected, rtol=1e-9, atol=0)
+
+
+def test_clopper_pearson_edges():
+    assert clopper_pearson_lower(0, 100, 0.001) == 0.0
+    # All successes: the bound is alpha ** (1 / n).
+    np.testing.assert_allclose(clopper_pearson_lower(100, 100, 0.001), 0.001 ** (1 / 100))
+
+
+def test_clopper_pearson_coverage_is_at_least_one_minus_alpha():
+    # Exact binomial probability of the bound exceeding p, over a grid of p.
+    n, alpha = 50, 0.05
+    bounds = clopper_pearson_lower(np.arange(n + 1), n, alpha)
+    for p in np.linspace(0.01, 0.99, 99):
+        miss = stats.binom.pmf(np.arange(n + 1), n, p)[bounds > p].sum()
+        assert miss <= alpha + 1e-12
+
+
+@pytest.mark.parametrize("total", [1, 2, 9, 10, 100, 333])
+def test_top_two_pvalue_matches_binomtest(total):
+    for count_a in range(total + 1):
+        count_b = total - count_a
+        expected = stats.binomtest(count_a, total, 0.5).pvalue
+        assert top_two_binomial_pvalue(count_a, count_b) == pytest.approx(expected, rel=1e-9)
+
+
+def test_top_two_pvalue_cohen_thresholds():
+    # DESIGN: at alpha = 0.001, n = 10 always abstains; n = 100 needs >= 67 votes.
+    assert top_two_binomial_pvalue(10, 0) > 0.001
+    assert top_two_binomial_pvalue(67, 33) <= 0.001 < top_two_binomial_pvalue(66, 34)
+
+
+def test_gaussian_radius():
+    np.testing.assert_allclose(
+        gaussian_l2_radius([0.3, 0.5, stats.norm.cdf(1.0), stats.norm.cdf(2.0)], sigma=0.5),
+        [0.0, 0.0, 0.5, 1.0],
+    )
+
+
+@pytest.mark.parametrize(
+    "n, expected", [(10**2, 1.50), (10**3, 2.46), (10**4, 3.20), (10**5, 3.81)]
+)
+def test_largest_radius_with_all_votes_agreeing(n, expected):
+    # Cohen et al.'s table: sigma * Phi^-1(alpha ** (1 / n)) at alpha = 0.001.
+    radius = gaussian_l2_radius(clopper_pearson_lower(n, n, 0.001), sigma=1.0)
+    assert radius == pytest.approx(expected, abs=0.005)
