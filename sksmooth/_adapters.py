@@ -90,8 +90,8 @@ class EstimatorVoter:
         unknown = self.classes[indices] != labels
         if np.any(unknown):
             raise ValueError(
-                f"The base estimator predicted {labels[unknown][0]!r}, which is not "
-                f"one of the classes seen in fit: {list(self.classes)}."
+                f"The base estimator predicted {labels[unknown][0].item()!r}, which is not "
+                f"one of the classes seen in fit: {self.classes.tolist()}."
             )
         return torch.from_numpy(indices.astype(np.int64))
 

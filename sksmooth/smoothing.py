@@ -123,7 +123,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     array([0, 0, 0])
     >>> result = clf.certify(X[:3], y[:3])
     >>> result.radius.round(3)
-    array([0.543, 0.543, 0.543])
+    array([0.616, 0.616, 0.616])
     """
 
     def __init__(
@@ -229,7 +229,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     def _check_two_classes(self) -> None:
         if len(self.classes_) < 2:
             raise ValueError(
-                f"y has only one class ({self.classes_[0]!r}); a classifier needs at "
+                f"y has only one class ({self.classes_[0].item()!r}); a classifier needs at "
                 "least 2 classes."
             )
 
@@ -243,8 +243,8 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         unseen = np.setdiff1d(np.unique(y), classes)
         if unseen.size:
             raise ValueError(
-                f"y contains labels {list(unseen)} that the frozen estimator does not "
-                f"know; its classes are {list(classes)}."
+                f"y contains labels {unseen.tolist()} that the frozen estimator does not "
+                f"know; its classes are {classes.tolist()}."
             )
         expected = getattr(inner, "n_features_in_", None)
         if expected is not None and expected != X.shape[1]:
@@ -257,9 +257,9 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     def _warn_on_module_instance(net: NeuralNet) -> None:
         if isinstance(net.module, nn.Module):
             warnings.warn(
-                "The skorch net was given a module instance: its weights survive "
-                "cloning, so each fit starts from the previous one's weights and layer "
-                "sizes cannot be set from the data. Pass the module class instead.",
+                "The skorch net was given a module instance: cloning copies its current "
+                "weights, so random_state does not control the starting weights, and "
+                "layer sizes cannot be set from the data. Pass the module class instead.",
                 UserWarning,
                 stacklevel=3,
             )

@@ -77,7 +77,7 @@ def top_two_binomial_pvalue(count_a: np.ndarray | int, count_b: np.ndarray | int
     --------
     >>> from sksmooth.certification import top_two_binomial_pvalue
     >>> float(top_two_binomial_pvalue(67, 33).round(5))
-    0.00116
+    0.00087
     """
     a = np.asarray(count_a)
     b = np.asarray(count_b)

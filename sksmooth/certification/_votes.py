@@ -16,10 +16,11 @@ import torch
 
 __all__ = ["count_votes", "row_seeds"]
 
-# Noise is drawn per row in pieces of at most this many samples. The piece
+# Noise is drawn per row in pieces of at most this many samples (equal to
+# the default batch_size, so default batches are whole pieces). The piece
 # size is fixed (not ``batch_size``) so that the drawn numbers never depend
 # on how samples are grouped into forward passes.
-NOISE_PIECE = 1024
+NOISE_PIECE = 1000
 
 
 def row_seeds(X: np.ndarray, seed: int, stream: str) -> list[int]:
@@ -41,6 +42,7 @@ def row_seeds(X: np.ndarray, seed: int, stream: str) -> list[int]:
     """
     key = int(seed).to_bytes(8, "little", signed=False)
     person = stream.encode()
+    X = X + 0.0  # -0.0 == 0.0 but its bytes differ: hash the same bytes for both
     return [
         int.from_bytes(
             hashlib.blake2b(row.tobytes(), digest_size=8, key=key, person=person).digest(),
