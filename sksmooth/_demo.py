@@ -14,18 +14,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from .datasets import make_fraud
+from .datasets import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS, make_fraud
 from .nets import make_mlp_classifier
 from .smoothing import SmoothedClassifier
-
-NUMERIC = [
-    "amount",
-    "hours_since_last_txn",
-    "txn_velocity_24h",
-    "distance_from_home_km",
-    "account_age_days",
-]
-CATEGORICAL = ["merchant_category", "channel"]
 
 
 def make_fraud_pipeline(
@@ -39,7 +30,7 @@ def make_fraud_pipeline(
     log_scale = make_pipeline(FunctionTransformer(np.log1p), StandardScaler())
     one_hot = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
     preprocess = ColumnTransformer(
-        [("numeric", log_scale, NUMERIC), ("categorical", one_hot, CATEGORICAL)]
+        [("numeric", log_scale, NUMERIC_COLUMNS), ("categorical", one_hot, CATEGORICAL_COLUMNS)]
     )
     n_fraud = max(int(np.sum(y_train == 1)), 1)
     fraud_weight = float(np.sqrt((len(y_train) - n_fraud) / n_fraud))

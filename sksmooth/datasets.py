@@ -22,6 +22,16 @@ _CHANNELS = ["in_store", "online", "phone"]
 _CHANNEL_P = ([0.60, 0.35, 0.05], [0.20, 0.65, 0.15])
 
 
+NUMERIC_COLUMNS = [
+    "amount",
+    "hours_since_last_txn",
+    "txn_velocity_24h",
+    "distance_from_home_km",
+    "account_age_days",
+]
+CATEGORICAL_COLUMNS = ["merchant_category", "channel"]
+
+
 def _draw_class(rng: np.random.RandomState, size: int, fraud: int) -> dict:
     """Draw ``size`` transactions of one class (0: legitimate, 1: fraud)."""
     return {
