@@ -2,8 +2,15 @@
 
 from .certification import CertificationResult
 from .datasets import make_fraud
+from .masking import GradientMaskedClassifier
 from .smoothing import SmoothedClassifier
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["CertificationResult", "SmoothedClassifier", "make_fraud", "__version__"]
+__all__ = [
+    "CertificationResult",
+    "GradientMaskedClassifier",
+    "SmoothedClassifier",
+    "make_fraud",
+    "__version__",
+]

@@ -18,7 +18,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
-__all__ = ["fit_net_under_noise", "fit_estimator_under_noise"]
+__all__ = ["fit_net", "fit_net_under_noise", "fit_estimator_under_noise"]
 
 NOISE_CALLBACK_NAME = "sksmooth_gaussian_noise"
 
@@ -107,12 +107,21 @@ def fit_net_under_noise(
         )
     callbacks = list(net.callbacks or [])
     callbacks.append((NOISE_CALLBACK_NAME, GaussianNoiseCallback(sigma, noise_seed)))
-    net.set_params(
-        callbacks=callbacks,
-        **_module_size_params(net, X.shape[1], n_classes),
-    )
+    net.set_params(callbacks=callbacks)
+    return fit_net(net, X, y_encoded, n_classes=n_classes, seed=seed)
+
+
+def fit_net(net: NeuralNet, X: np.ndarray, y, *, n_classes: int, seed: int) -> NeuralNet:
+    """Fit an (already cloned) skorch net reproducibly, layer sizes set from the data.
+
+    ``X`` is cast to float32; integer labels to int64 and soft labels (a 2-D
+    array of class probabilities) to float32, as torch losses expect.
+    """
+    net.set_params(**_module_size_params(net, X.shape[1], n_classes))
+    y = np.asarray(y)
+    y = y.astype(np.float32) if y.ndim == 2 else y.astype(np.int64)
     with _seeded_torch(seed, net.device):
-        net.fit(X.astype(np.float32), y_encoded.astype(np.int64))
+        net.fit(X.astype(np.float32), y)
     return net
 
 

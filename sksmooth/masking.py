@@ -1,0 +1,337 @@
+"""Gradient-masking defences as a scikit-learn meta-estimator.
+
+These defences are here to be measured, not trusted: each hides or breaks
+the gradient an attacker would follow, and each falls to the matching
+adaptive attack (Athalye, Carlini & Wagner, 2018). Compare them with
+:class:`~sksmooth.SmoothedClassifier`, whose robustness is certified.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.utils import check_random_state, check_scalar
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNetClassifier
+from torch import nn
+
+from ._defences import GaussianInputNoise, Quantize, Thermometer
+from ._training import fit_net, fit_net_under_noise
+from .certification._votes import row_seeds
+
+__all__ = ["GradientMaskedClassifier", "TemperatureCrossEntropy"]
+
+METHODS = ("quantize", "thermometer", "distillation", "stochastic")
+
+
+class TemperatureCrossEntropy(nn.Module):
+    """Cross-entropy of ``logits / temperature``; targets may be labels or probabilities.
+
+    Parameters
+    ----------
+    temperature : float, default=1.0
+        Softmax temperature.
+    """
+
+    def __init__(self, temperature: float = 1.0):
+        super().__init__()
+        self.temperature = temperature
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Return the mean cross-entropy at the temperature.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (batch, n_classes)
+            Unnormalised scores.
+        target : torch.Tensor
+            Class indices of shape (batch,) or probabilities of shape
+            (batch, n_classes).
+
+        Returns
+        -------
+        loss : torch.Tensor
+            Scalar loss.
+        """
+        return F.cross_entropy(logits / self.temperature, target)
+
+
+class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+    """A skorch net behind a gradient-masking defence, applied in training and inference.
+
+    Parameters
+    ----------
+    estimator : skorch.NeuralNetClassifier
+        The net to defend, unfitted; it is cloned. Its module should take
+        ``input_units`` / ``output_units`` (as :class:`~sksmooth.nets.MLPModule`
+        does) so layer sizes can follow the defence's output.
+    method : {"quantize", "thermometer", "distillation", "stochastic"}, default="quantize"
+        The defence:
+
+        - ``"quantize"``: feature squeezing; each feature is rounded to one of
+          ``levels`` values over its range (shattered gradients; BPDA with the
+          identity as surrogate sees through it).
+        - ``"thermometer"``: each feature becomes a ``levels``-bit thermometer
+          code over its range (Buckman et al., 2018; shattered gradients; BPDA
+          with a ramp surrogate).
+        - ``"distillation"``: defensive distillation (Papernot et al., 2016):
+          a teacher trained at ``temperature``, a student trained on its soft
+          labels at ``temperature``, deployed at temperature 1, where its
+          softmax saturates (vanishing gradients; an attack on the logits sees
+          through it).
+        - ``"stochastic"``: randomized inference; Gaussian noise of std
+          ``noise_std`` is added to every input, in training and at inference
+          (stochastic gradients; EOT sees through it).
+    levels : int, default=16
+        Number of levels of ``"quantize"`` and ``"thermometer"``.
+    value_range : tuple of (float or array-like, float or array-like), default=None
+        ``(low, high)`` of each feature for ``"quantize"`` and
+        ``"thermometer"``; None takes the training data's min and max.
+    temperature : float, default=100.0
+        Distillation temperature.
+    noise_std : float, default=1.0
+        Std of the input noise of ``"stochastic"``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds training and the inference noise of ``"stochastic"`` (drawn per
+        row from the row's values, so predictions are a function of the input).
+
+    Attributes
+    ----------
+    estimator_ : skorch.NeuralNetClassifier
+        The fitted net (the student, for distillation), trained on integer
+        labels ``0 .. n_classes - 1``.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    low_, high_ : ndarray of shape (n_features_in_,)
+        Value range of each feature (``"quantize"`` and ``"thermometer"`` only).
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during :meth:`fit`, when ``X`` has string
+        column names.
+
+    See Also
+    --------
+    sksmooth.diagnostics.check_gradient_masking : Detects the masking.
+    sksmooth.attacks.BPDA : Sees through shattered gradients.
+    sksmooth.attacks.EOT : Sees through stochastic gradients.
+
+    References
+    ----------
+    .. [1] A. Athalye, N. Carlini and D. Wagner, "Obfuscated Gradients Give a
+       False Sense of Security", ICML 2018.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sksmooth import GradientMaskedClassifier
+    >>> from sksmooth.nets import make_mlp_classifier
+    >>> X, y = make_classification(200, n_features=4, random_state=0)
+    >>> clf = GradientMaskedClassifier(make_mlp_classifier(max_epochs=5),
+    ...                                method="quantize", levels=8, random_state=0)
+    >>> clf.fit(X, y).predict(X[:4]).shape
+    (4,)
+    """
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        method="quantize",
+        levels=16,
+        value_range=None,
+        temperature=100.0,
+        noise_std=1.0,
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.method = method
+        self.levels = levels
+        self.value_range = value_range
+        self.temperature = temperature
+        self.noise_std = noise_std
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+    def _check_params(self) -> None:
+        if not isinstance(self.estimator, NeuralNetClassifier):
+            raise TypeError(
+                "GradientMaskedClassifier wraps an unfitted skorch NeuralNetClassifier; "
+                f"got {type(self.estimator).__name__}."
+            )
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}.")
+        check_scalar(self.levels, "levels", numbers.Integral, min_val=2)
+        for name in ("temperature", "noise_std"):
+            value = getattr(self, name)
+            check_scalar(value, name, numbers.Real, min_val=0, include_boundaries="neither")
+            if not np.isfinite(value):
+                raise ValueError(f"{name} must be finite, got {value!r}.")
+
+    def fit(self, X, y):
+        """Train the net behind the defence.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, numeric.
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self : GradientMaskedClassifier
+            The fitted estimator.
+        """
+        self._check_params()
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        self.classes_, y_encoded = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"y has only one class ({self.classes_[0].item()!r}); a classifier "
+                "needs at least 2 classes."
+            )
+        n_classes = len(self.classes_)
+        seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max, size=3)
+        train_seed, noise_seed, self._seed = (int(s) for s in seeds)
+
+        if self.method in ("quantize", "thermometer"):
+            self._set_value_range(X)
+            with torch.no_grad():
+                defence = self._defence(torch.device("cpu"))
+                X_defended = defence(torch.tensor(X, dtype=torch.float32)).numpy()
+            self.estimator_ = fit_net(
+                clone(self.estimator), X_defended, y_encoded, n_classes=n_classes, seed=train_seed
+            )
+        elif self.method == "stochastic":
+            self.estimator_ = fit_net_under_noise(
+                clone(self.estimator),
+                X,
+                y_encoded,
+                n_classes=n_classes,
+                sigma=self.noise_std,
+                seed=train_seed,
+                noise_seed=noise_seed,
+            )
+        else:
+            self.estimator_ = self._distil(X, y_encoded, n_classes, train_seed)
+        return self
+
+    def _set_value_range(self, X: np.ndarray) -> None:
+        if self.value_range is None:
+            low, high = X.min(axis=0), X.max(axis=0)
+        else:
+            low, high = (
+                np.broadcast_to(np.asarray(v, float), X.shape[1:]) for v in self.value_range
+            )
+            if np.any(high < low) or not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
+                raise ValueError("value_range must be finite (low, high) with low <= high.")
+        # A constant feature gets a unit range so it maps to level 0, not NaN.
+        self.low_, self.high_ = low.copy(), np.where(high > low, high, low + 1.0)
+
+    def _distil(self, X, y_encoded, n_classes, seed):
+        at_temperature = {
+            "criterion": TemperatureCrossEntropy,
+            "criterion__temperature": self.temperature,
+        }
+        teacher = clone(self.estimator).set_params(**at_temperature)
+        fit_net(teacher, X, y_encoded, n_classes=n_classes, seed=seed)
+        with torch.no_grad():
+            logits = teacher.module_(torch.tensor(X, dtype=torch.float32, device=teacher.device))
+            soft_labels = torch.softmax(logits / self.temperature, dim=1).cpu().numpy()
+        student = clone(self.estimator).set_params(**at_temperature)
+        return fit_net(student, X, soft_labels, n_classes=n_classes, seed=seed + 1)
+
+    # ------------------------------------------------------------- forward
+
+    def _defence(self, device: torch.device | None = None):
+        """The defence as a torch module (on the net's device by default); None for distillation."""
+        if self.method == "quantize":
+            defence = Quantize(self.low_, self.high_, self.levels)
+        elif self.method == "thermometer":
+            defence = Thermometer(self.low_, self.high_, self.levels)
+        elif self.method == "stochastic":
+            defence = GaussianInputNoise(self.noise_std)
+        else:
+            return None
+        return defence.to(device or self._device())
+
+    def _device(self) -> torch.device:
+        parameter = next(self.estimator_.module_.parameters(), None)
+        return parameter.device if parameter is not None else torch.device("cpu")
+
+    def _module_logits(self, X: torch.Tensor) -> torch.Tensor:
+        scores = self.estimator_.module_(X)
+        return scores[0] if isinstance(scores, (tuple, list)) else scores
+
+    def _forward(self, X: torch.Tensor, *, bpda: bool = False, generator=None) -> torch.Tensor:
+        """Logits of the defended net; differentiable (through BPDA if ``bpda``)."""
+        defence = self._defence()
+        if defence is not None:
+            X = defence.bpda(X, generator) if bpda else defence(X, generator)
+        return self._module_logits(X)
+
+    def _row_noise(self, X: np.ndarray) -> torch.Tensor:
+        """Inference noise of ``"stochastic"``, seeded per row from the row's values."""
+        seeds = row_seeds(np.ascontiguousarray(X), self._seed, "defence")
+        noise = torch.empty(X.shape, dtype=torch.float32)
+        for row, seed in zip(noise, seeds, strict=True):
+            torch.randn(row.shape, generator=torch.Generator().manual_seed(seed), out=row)
+        return noise
+
+    def _inference_logits(self, X) -> torch.Tensor:
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        rows = torch.tensor(X, dtype=torch.float32, device=self._device())
+        module = self.estimator_.module_
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.inference_mode():
+                if self.method == "stochastic":
+                    noisy = rows + self.noise_std * self._row_noise(X).to(rows.device)
+                    return self._module_logits(noisy).double()
+                return self._forward(rows).double()
+        finally:
+            module.train(was_training)
+
+    def predict_proba(self, X):
+        """Class probabilities of the defended net (softmax at temperature 1).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_rows, n_classes)
+            Softmax of the defended net's logits.
+        """
+        check_is_fitted(self)
+        return torch.softmax(self._inference_logits(X), dim=1).cpu().numpy()
+
+    def predict(self, X):
+        """Class labels of the defended net.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_rows,)
+            Labels from ``classes_``.
+        """
+        check_is_fitted(self)
+        return self.classes_[self._inference_logits(X).argmax(dim=1).cpu().numpy()]
