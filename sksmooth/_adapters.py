@@ -20,6 +20,8 @@ import torch
 from sklearn.frozen import FrozenEstimator
 from skorch import NeuralNet
 
+from ._labels import label_indices
+
 __all__ = ["make_voter", "unwrap_frozen"]
 
 
@@ -76,24 +78,15 @@ class EstimatorVoter:
         self.estimator = estimator
         self.classes = classes
         self.n_classes = len(classes)
-        self._sorter = np.argsort(classes)
 
     @contextlib.contextmanager
     def prepared(self):
         yield
 
     def predict_indices(self, batch: torch.Tensor) -> torch.Tensor:
-        labels = np.asarray(self.estimator.predict(batch.numpy()))
-        # classes_ of a frozen estimator need not be sorted, so search through a sorter.
-        indices = np.searchsorted(self.classes, labels, sorter=self._sorter)
-        indices = self._sorter[np.minimum(indices, self.n_classes - 1)]
-        unknown = self.classes[indices] != labels
-        if np.any(unknown):
-            raise ValueError(
-                f"The base estimator predicted {labels[unknown][0].item()!r}, which is not "
-                f"one of the classes seen in fit: {self.classes.tolist()}."
-            )
-        return torch.from_numpy(indices.astype(np.int64))
+        labels = self.estimator.predict(batch.numpy())
+        indices = label_indices(self.classes, labels, what="The base estimator predicted")
+        return torch.from_numpy(indices)
 
 
 def make_voter(estimator, classes: np.ndarray):
