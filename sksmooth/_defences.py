@@ -10,10 +10,12 @@ Each defence has a real ``forward`` and what an adaptive attacker needs:
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
-__all__ = ["Quantize", "Thermometer", "GaussianInputNoise"]
+__all__ = ["ActivationPruning", "GaussianInputNoise", "Quantize", "Thermometer"]
 
 
 class _Defence(nn.Module):
@@ -97,3 +99,62 @@ class GaussianInputNoise(_Defence):
 
     def surrogate(self, X: torch.Tensor) -> torch.Tensor:
         return X
+
+
+class ActivationPruning:
+    """Stochastic activation pruning of every ``nn.ReLU`` output (Dhillon et al., 2018).
+
+    Used as a context manager around a forward pass. Each activation vector
+    ``h`` keeps the units hit by ``ceil(ratio * width)`` draws with
+    replacement from ``|h| / sum |h|``, each kept unit rescaled by the
+    inverse of its probability of being kept, so the expectation is ``h``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The network; its ``nn.ReLU`` submodules are pruned.
+    ratio : float
+        Draws per unit of layer width.
+    generators : torch.Generator or list of torch.Generator
+        One generator for the whole batch, or one per row (so each row's
+        pruning does not depend on the other rows of the batch).
+    """
+
+    def __init__(self, module: nn.Module, ratio: float, generators):
+        self.layers = [layer for layer in module.modules() if isinstance(layer, nn.ReLU)]
+        self.ratio = ratio
+        self.generators = generators
+        self._handles = []
+
+    def __enter__(self):
+        self._handles = [layer.register_forward_hook(self._prune) for layer in self.layers]
+        return self
+
+    def __exit__(self, *exc_info):
+        for handle in self._handles:
+            handle.remove()
+
+    def _prune(self, layer, inputs, output: torch.Tensor) -> torch.Tensor:
+        flat = output.flatten(1)
+        magnitude = flat.detach().abs()
+        total = magnitude.sum(dim=1, keepdim=True)
+        alive = total.squeeze(1) > 0  # an all-zero row has nothing to sample
+        probability = magnitude / total.clamp_min(1e-30)
+        draws = max(1, math.ceil(self.ratio * flat.shape[1]))
+        keep = torch.zeros_like(flat)
+        rows = torch.nonzero(alive).flatten().tolist()
+        if isinstance(self.generators, torch.Generator):
+            if rows:
+                picked = torch.multinomial(
+                    probability[rows], draws, replacement=True, generator=self.generators
+                )
+                keep[rows] = keep[rows].scatter(1, picked, 1.0)
+        else:
+            for row in rows:
+                picked = torch.multinomial(
+                    probability[row], draws, replacement=True, generator=self.generators[row]
+                )
+                keep[row, picked] = 1.0
+        kept_chance = 1 - (1 - probability) ** draws
+        scale = torch.where(keep > 0, 1 / kept_chance.clamp_min(1e-30), 0.0)
+        return (flat * scale).view_as(output)

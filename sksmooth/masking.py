@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNetClassifier
 from torch import nn
 
-from ._defences import GaussianInputNoise, Quantize, Thermometer
+from ._defences import ActivationPruning, GaussianInputNoise, Quantize, Thermometer
 from ._training import fit_net, fit_net_under_noise
 from .certification._votes import row_seeds
 
@@ -84,9 +84,11 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
           labels at ``temperature``, deployed at temperature 1, where its
           softmax saturates (vanishing gradients; an attack on the logits sees
           through it).
-        - ``"stochastic"``: randomized inference; Gaussian noise of std
-          ``noise_std`` is added to every input, in training and at inference
-          (stochastic gradients; EOT sees through it).
+        - ``"stochastic"``: randomized inference: Gaussian noise of std
+          ``noise_std`` added to every input (in training and at inference)
+          and stochastic activation pruning of the net's ``nn.ReLU`` outputs
+          at inference, ``pruning_ratio`` draws per unit (Dhillon et al.,
+          2018) (stochastic gradients; EOT sees through it).
     levels : int, default=16
         Number of levels of ``"quantize"`` and ``"thermometer"``.
     value_range : tuple of (float or array-like, float or array-like), default=None
@@ -94,8 +96,11 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         ``"thermometer"``; None takes the training data's min and max.
     temperature : float, default=100.0
         Distillation temperature.
-    noise_std : float, default=1.0
-        Std of the input noise of ``"stochastic"``.
+    noise_std : float, default=0.5
+        Std of the input noise of ``"stochastic"``; 0 disables it.
+    pruning_ratio : float or None, default=0.5
+        Draws per unit of layer width of the activation pruning of
+        ``"stochastic"``; None disables it.
     random_state : int, RandomState instance or None, default=None
         Seeds training and the inference noise of ``"stochastic"`` (drawn per
         row from the row's values, so predictions are a function of the input).
@@ -146,7 +151,8 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         levels=16,
         value_range=None,
         temperature=100.0,
-        noise_std=1.0,
+        noise_std=0.5,
+        pruning_ratio=0.5,
         random_state=None,
     ):
         self.estimator = estimator
@@ -155,6 +161,7 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         self.value_range = value_range
         self.temperature = temperature
         self.noise_std = noise_std
+        self.pruning_ratio = pruning_ratio
         self.random_state = random_state
 
     def __sklearn_tags__(self):
@@ -171,11 +178,26 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}.")
         check_scalar(self.levels, "levels", numbers.Integral, min_val=2)
-        for name in ("temperature", "noise_std"):
+        check_scalar(
+            self.temperature, "temperature", numbers.Real, min_val=0, include_boundaries="neither"
+        )
+        check_scalar(self.noise_std, "noise_std", numbers.Real, min_val=0)
+        if self.pruning_ratio is not None:
+            check_scalar(
+                self.pruning_ratio,
+                "pruning_ratio",
+                numbers.Real,
+                min_val=0,
+                include_boundaries="neither",
+            )
+        for name in ("temperature", "noise_std", "pruning_ratio"):
             value = getattr(self, name)
-            check_scalar(value, name, numbers.Real, min_val=0, include_boundaries="neither")
-            if not np.isfinite(value):
+            if value is not None and not np.isfinite(value):
                 raise ValueError(f"{name} must be finite, got {value!r}.")
+        if self.method == "stochastic" and self.noise_std == 0 and self.pruning_ratio is None:
+            raise ValueError(
+                'method="stochastic" needs noise_std > 0 or a pruning_ratio; both are off.'
+            )
 
     def fit(self, X, y):
         """Train the net behind the defence.
@@ -213,6 +235,11 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             self.estimator_ = fit_net(
                 clone(self.estimator), X_defended, y_encoded, n_classes=n_classes, seed=train_seed
             )
+        elif self.method == "stochastic" and self.noise_std == 0:
+            self.estimator_ = fit_net(
+                clone(self.estimator), X, y_encoded, n_classes=n_classes, seed=train_seed
+            )
+            self._check_prunable()
         elif self.method == "stochastic":
             self.estimator_ = fit_net_under_noise(
                 clone(self.estimator),
@@ -223,9 +250,20 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
                 seed=train_seed,
                 noise_seed=noise_seed,
             )
+            self._check_prunable()
         else:
             self.estimator_ = self._distil(X, y_encoded, n_classes, train_seed)
         return self
+
+    def _check_prunable(self) -> None:
+        if (
+            self.pruning_ratio is not None
+            and not ActivationPruning(self.estimator_.module_, self.pruning_ratio, None).layers
+        ):
+            raise ValueError(
+                "Activation pruning needs nn.ReLU layers in the net's module and found none; "
+                "use pruning_ratio=None or a module built from nn.ReLU layers."
+            )
 
     def _set_value_range(self, X: np.ndarray) -> None:
         if self.value_range is None:
@@ -260,7 +298,7 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             defence = Quantize(self.low_, self.high_, self.levels)
         elif self.method == "thermometer":
             defence = Thermometer(self.low_, self.high_, self.levels)
-        elif self.method == "stochastic":
+        elif self.method == "stochastic" and self.noise_std > 0:
             defence = GaussianInputNoise(self.noise_std)
         else:
             return None
@@ -279,15 +317,30 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         defence = self._defence()
         if defence is not None:
             X = defence.bpda(X, generator) if bpda else defence(X, generator)
-        return self._module_logits(X)
+        return self._pruned_logits(X, generator)
 
-    def _row_noise(self, X: np.ndarray) -> torch.Tensor:
-        """Inference noise of ``"stochastic"``, seeded per row from the row's values."""
-        seeds = row_seeds(np.ascontiguousarray(X), self._seed, "defence")
-        noise = torch.empty(X.shape, dtype=torch.float32)
-        for row, seed in zip(noise, seeds, strict=True):
-            torch.randn(row.shape, generator=torch.Generator().manual_seed(seed), out=row)
-        return noise
+    def _pruned_logits(self, X: torch.Tensor, generators) -> torch.Tensor:
+        """Module logits, with activation pruning where ``"stochastic"`` asks for it."""
+        if self.method != "stochastic" or self.pruning_ratio is None:
+            return self._module_logits(X)
+        with ActivationPruning(self.estimator_.module_, self.pruning_ratio, generators):
+            return self._module_logits(X)
+
+    def _stochastic_logits(self, X: np.ndarray, rows: torch.Tensor) -> torch.Tensor:
+        """Inference of ``"stochastic"``, its randomness seeded per row from the row's values.
+
+        Predictions are then a function of the input, independent of batching.
+        """
+        generators = [
+            torch.Generator(device=rows.device).manual_seed(seed)
+            for seed in row_seeds(np.ascontiguousarray(X), self._seed, "defence")
+        ]
+        if self.noise_std > 0:
+            noise = torch.stack(
+                [torch.randn(rows.shape[1:], generator=g, device=rows.device) for g in generators]
+            )
+            rows = rows + self.noise_std * noise
+        return self._pruned_logits(rows, generators)
 
     def _inference_logits(self, X) -> torch.Tensor:
         X = validate_data(self, X, reset=False, dtype=np.float64)
@@ -297,9 +350,8 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         module.eval()
         try:
             with torch.inference_mode():
-                if self.method == "stochastic":
-                    noisy = rows + self.noise_std * self._row_noise(X).to(rows.device)
-                    return self._module_logits(noisy).double()
+                if self.method == "stochastic" and len(X):
+                    return self._stochastic_logits(X, rows).double()
                 return self._forward(rows).double()
         finally:
             module.train(was_training)

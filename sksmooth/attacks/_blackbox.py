@@ -9,6 +9,7 @@ from sklearn.utils import check_random_state, check_scalar
 
 from .._labels import label_indices
 from ._base import Attack
+from ._targets import model_input
 
 __all__ = ["RandomSearch"]
 
@@ -136,6 +137,7 @@ def _to_surface(delta: np.ndarray, threat) -> np.ndarray:
 
 def _margin(estimator, X, labels) -> np.ndarray:
     """``p_true - max_other p`` per row; only the sign when there is no predict_proba."""
+    X = model_input(estimator, X)
     if hasattr(estimator, "predict_proba"):
         proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
         true = proba[np.arange(len(X)), labels]

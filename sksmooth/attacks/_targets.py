@@ -23,12 +23,21 @@ from .._adapters import unwrap_frozen
 from ..masking import GradientMaskedClassifier
 from ..smoothing import SmoothedClassifier
 
-__all__ = ["DifferentiableTarget", "differentiable_target"]
+__all__ = ["DifferentiableTarget", "differentiable_target", "model_input"]
 
 BLACK_BOX_HINT = (
     "Use sksmooth.attacks.RandomSearch, a black-box attack that needs only "
     "predict_proba or predict."
 )
+
+
+def model_input(estimator, X: np.ndarray) -> np.ndarray:
+    """Rows as ``estimator`` can take them: a bare skorch net needs its module's dtype."""
+    net = unwrap_frozen(estimator)
+    if isinstance(net, NeuralNet) and hasattr(net, "module_"):
+        _, dtype = _module_device_dtype(net.module_)
+        return X.astype(torch.empty(0, dtype=dtype).numpy().dtype, copy=False)
+    return X
 
 
 def _first(scores):

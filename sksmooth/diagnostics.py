@@ -1,0 +1,299 @@
+"""Does a defence really resist attacks, or does it only hide the gradient?
+
+:func:`check_gradient_masking` runs the warning signs listed by Carlini et
+al. (2019) and Athalye et al. (2018) and reports each with its numbers.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state, check_scalar
+
+from .attacks import EOT, PGD, RandomSearch, SmoothAdv
+from .attacks._constraints import parse_norm
+from .attacks._targets import model_input
+from .masking import GradientMaskedClassifier
+from .smoothing import SmoothedClassifier
+
+__all__ = ["GradientMaskingReport", "MaskingCheck", "check_gradient_masking"]
+
+
+@dataclass(frozen=True)
+class MaskingCheck:
+    """One warning sign: what was compared, the numbers, and whether it passed.
+
+    Parameters
+    ----------
+    name : str
+        Short name of the check.
+    expectation : str
+        What an unmasked model shows.
+    values : dict
+        The attack success rates (or rates of rows) compared.
+    passed : bool
+        True when the model behaves as an unmasked model would.
+    """
+
+    name: str
+    expectation: str
+    values: dict = field(default_factory=dict)
+    passed: bool = True
+
+
+@dataclass(frozen=True)
+class GradientMaskingReport:
+    """Result of :func:`check_gradient_masking`.
+
+    Parameters
+    ----------
+    checks : list of MaskingCheck
+        Every check run, in order.
+    eps : float
+        The attack budget checked.
+    norm : str
+        The attack norm.
+    n_rows : int
+        Rows attacked: those the model classifies correctly without attack.
+
+    Examples
+    --------
+    >>> from sksmooth.diagnostics import GradientMaskingReport, MaskingCheck
+    >>> report = GradientMaskingReport(
+    ...     [MaskingCheck("adaptive attack", "no stronger than PGD", {}, False)],
+    ...     eps=0.25, norm="inf", n_rows=100)
+    >>> report.verdict
+    'gradient masking suspected'
+    """
+
+    checks: list
+    eps: float
+    norm: str
+    n_rows: int
+
+    @property
+    def masking_suspected(self) -> bool:
+        """True when any check failed."""
+        return not all(check.passed for check in self.checks)
+
+    @property
+    def verdict(self) -> str:
+        """``"gradient masking suspected"`` or ``"no sign of gradient masking"``."""
+        if self.masking_suspected:
+            return "gradient masking suspected"
+        return "no sign of gradient masking"
+
+    def to_frame(self):
+        """One row per check: name, expectation, the numbers and pass or fail.
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            Columns ``check``, ``expectation``, ``values`` and ``passed``.
+        """
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "check": [c.name for c in self.checks],
+                "expectation": [c.expectation for c in self.checks],
+                "values": [_format_values(c.values) for c in self.checks],
+                "passed": [c.passed for c in self.checks],
+            }
+        )
+
+    def __repr__(self) -> str:
+        lines = [f"GradientMaskingReport(eps={self.eps}, norm={self.norm}, rows={self.n_rows})"]
+        for check in self.checks:
+            mark = "pass" if check.passed else "FAIL"
+            lines.append(f"  [{mark}] {check.name}: {_format_values(check.values)}")
+        lines.append(f"verdict: {self.verdict}")
+        return "\n".join(lines)
+
+
+def _format_values(values: dict) -> str:
+    return ", ".join(f"{key}={value:.3f}" for key, value in values.items())
+
+
+def check_gradient_masking(
+    estimator,
+    X,
+    y,
+    eps: float,
+    *,
+    norm="inf",
+    steps: int = 40,
+    large_eps: float | None = None,
+    n_random: int = 100,
+    n_queries: int = 300,
+    tolerance: float = 0.05,
+    random_state=None,
+) -> GradientMaskingReport:
+    """Run the standard checks for gradient masking on a fitted classifier.
+
+    Each check compares attack success rates (the fraction of correctly
+    classified rows whose prediction the attack changes) where an unmasked
+    model has a known ordering; a difference beyond ``tolerance`` fails:
+
+    1. single-step (FGSM-like) no stronger than iterative (PGD);
+    2. black-box random search no stronger than white-box PGD;
+    3. success reaches about 100% (at least ``1 - tolerance``) at ``large_eps``
+       (PGD on the logit margin, which keeps a gradient far from the data);
+    4. an adaptive attack (BPDA surrogate, EOT over ``16`` draws for random
+       defences, logit-margin loss) no stronger than plain PGD;
+    5. random sampling in the ball fools no more than ``tolerance`` of the
+       rows that PGD failed on.
+
+    On a :class:`~sksmooth.SmoothedClassifier` the white-box attacks are
+    :class:`~sksmooth.attacks.SmoothAdv`. On a Pipeline the checks run in the
+    input space of the last step.
+
+    Parameters
+    ----------
+    estimator : fitted classifier or Pipeline
+        A skorch net, a :class:`~sksmooth.GradientMaskedClassifier`, a
+        :class:`~sksmooth.SmoothedClassifier` over a skorch net, or a
+        pipeline ending in one.
+    X : array-like of shape (n_rows, n_features)
+        Rows to attack (a few hundred are plenty).
+    y : array-like of shape (n_rows,)
+        True labels.
+    eps : float
+        Attack budget, greater than 0.
+    norm : {"inf", "l2"}, default="inf"
+        Attack norm.
+    steps : int, default=40
+        PGD steps.
+    large_eps : float, default=None
+        Budget of check 3; None takes ``20 * eps``.
+    n_random : int, default=100
+        Random points per row for check 5.
+    n_queries : int, default=300
+        Query budget per row of the black-box attack.
+    tolerance : float, default=0.05
+        Allowed difference in success rate before a check fails.
+    random_state : int, RandomState instance or None, default=None
+        Seeds every attack.
+
+    Returns
+    -------
+    report : GradientMaskingReport
+        Each check with its numbers, and the overall verdict.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sksmooth import GradientMaskedClassifier
+    >>> from sksmooth.diagnostics import check_gradient_masking
+    >>> from sksmooth.nets import make_mlp_classifier
+    >>> X, y = make_classification(300, n_features=5, random_state=0)
+    >>> masked = GradientMaskedClassifier(make_mlp_classifier(max_epochs=10), method="quantize",
+    ...                                   levels=4, random_state=0).fit(X, y)
+    >>> check_gradient_masking(masked, X[:50], y[:50], eps=0.3, steps=10,
+    ...                        random_state=0).masking_suspected
+    True
+    """
+    check_scalar(eps, "eps", numbers.Real, min_val=0, include_boundaries="neither")
+    check_scalar(tolerance, "tolerance", numbers.Real, min_val=0, max_val=1)
+    check_scalar(n_random, "n_random", numbers.Integral, min_val=1)
+    norm = parse_norm(norm)
+    large_eps = 20 * eps if large_eps is None else large_eps
+    check_scalar(large_eps, "large_eps", numbers.Real, min_val=eps)
+    if isinstance(estimator, Pipeline):
+        estimator, X = estimator[-1], estimator[:-1].transform(X)
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+
+    def predict(rows):
+        return estimator.predict(model_input(estimator, rows))
+
+    correct = predict(X) == y
+    if not correct.any():
+        raise ValueError("The estimator misclassifies every row of X: nothing to attack.")
+    X, y = X[correct], y[correct]
+    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+
+    def success(attack) -> float:
+        return float(np.mean(predict(attack.generate(estimator, X, y)) != y))
+
+    white_box = _white_box_attack(estimator)
+    common = {"norm": norm, "random_state": seed}
+    pgd_attack = white_box(eps, steps=steps, **common)
+    pgd_fooled = predict(pgd_attack.generate(estimator, X, y)) != y
+    pgd = float(np.mean(pgd_fooled))
+    single = success(white_box(eps, steps=1, step_size=eps, random_start=False, **common))
+    black_box = success(RandomSearch(eps, n_queries=n_queries, **common))
+    # Logit margin: far from the data a softmax saturates and cross-entropy has no gradient.
+    large = success(white_box(large_eps, steps=steps, loss="margin", **common))
+    adaptive = success(_adaptive_attack(estimator, eps, steps, common))
+    random_fooled = _random_sampling_fooled(predict, X, y, eps, norm, n_random, seed)
+    missed = float(np.mean(random_fooled & ~pgd_fooled))
+
+    checks = [
+        MaskingCheck(
+            "iterative vs single-step",
+            "single-step success <= iterative success",
+            {"single_step": single, "iterative": pgd},
+            single <= pgd + tolerance,
+        ),
+        MaskingCheck(
+            "white-box vs black-box",
+            "black-box success <= white-box success",
+            {"black_box": black_box, "white_box": pgd},
+            black_box <= pgd + tolerance,
+        ),
+        MaskingCheck(
+            "unbounded attack",
+            f"success ~100% at eps={large_eps:g}",
+            {"large_eps_success": large},
+            large >= 1 - tolerance,
+        ),
+        MaskingCheck(
+            "adaptive vs plain gradient attack",
+            "adaptive (BPDA/EOT/logit) success <= plain PGD success",
+            {"adaptive": adaptive, "plain": pgd},
+            adaptive <= pgd + tolerance,
+        ),
+        MaskingCheck(
+            "random search within eps",
+            "random points fool almost no row that PGD missed",
+            {"random_only": missed, "random": float(np.mean(random_fooled))},
+            missed <= tolerance,
+        ),
+    ]
+    return GradientMaskingReport(checks, eps=float(eps), norm=norm, n_rows=len(X))
+
+
+def _white_box_attack(estimator):
+    if isinstance(estimator, SmoothedClassifier):
+        return SmoothAdv
+    return PGD
+
+
+def _adaptive_attack(estimator, eps, steps, common):
+    if isinstance(estimator, SmoothedClassifier):
+        return SmoothAdv(eps, steps=steps, loss="margin", n_noise_samples=128, **common)
+    stochastic = (
+        isinstance(estimator, GradientMaskedClassifier) and estimator.method == "stochastic"
+    )
+    return EOT(
+        eps, steps=steps, n_samples=16 if stochastic else 1, bpda=True, loss="margin", **common
+    )
+
+
+def _random_sampling_fooled(predict, X, y, eps, norm, n_random, seed) -> np.ndarray:
+    """Rows misclassified at any of ``n_random`` uniform points of the ball."""
+    rng = np.random.default_rng(seed)
+    fooled = np.zeros(len(X), dtype=bool)
+    for _ in range(n_random):
+        if norm == "inf":
+            delta = rng.uniform(-eps, eps, X.shape)
+        else:
+            direction = rng.standard_normal(X.shape)
+            direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+            delta = direction * eps * rng.uniform(size=(len(X), 1)) ** (1 / X.shape[1])
+        fooled |= predict(X + delta) != y
+    return fooled
