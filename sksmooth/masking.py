@@ -96,9 +96,9 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         ``"thermometer"``; None takes the training data's min and max.
     temperature : float, default=100.0
         Distillation temperature.
-    noise_std : float, default=0.5
+    noise_std : float, default=0.0
         Std of the input noise of ``"stochastic"``; 0 disables it.
-    pruning_ratio : float or None, default=0.5
+    pruning_ratio : float or None, default=0.2
         Draws per unit of layer width of the activation pruning of
         ``"stochastic"``; None disables it.
     random_state : int, RandomState instance or None, default=None
@@ -151,8 +151,8 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         levels=16,
         value_range=None,
         temperature=100.0,
-        noise_std=0.5,
-        pruning_ratio=0.5,
+        noise_std=0.0,
+        pruning_ratio=0.2,
         random_state=None,
     ):
         self.estimator = estimator

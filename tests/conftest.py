@@ -22,3 +22,50 @@ def tiny_net(**params):
 @pytest.fixture
 def make_tiny_net():
     return tiny_net
+
+
+# A small tabular task shared by the defence, attack and diagnostics tests:
+# 10 standardised features, 400 training and 200 test rows.
+@pytest.fixture(scope="session")
+def tabular_task():
+    from sklearn.datasets import make_classification
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_classification(600, n_features=10, n_informative=6, random_state=0)
+    X = StandardScaler().fit_transform(X)
+    return X[:400], y[:400], X[400:], y[400:]
+
+
+def defence_net(**params):
+    """The MLP every defence in the shared tabular task wraps."""
+    defaults = {"hidden_units": (64, 64), "max_epochs": 30, "lr": 0.01, "batch_size": 64}
+    return make_mlp_classifier(**{**defaults, **params})
+
+
+@pytest.fixture(scope="session")
+def undefended_net(tabular_task):
+    X_train, y_train, _, _ = tabular_task
+    net = defence_net(module__input_units=X_train.shape[1], module__output_units=2)
+    torch.manual_seed(0)
+    return net.fit(X_train.astype(np.float32), y_train)
+
+
+MASKING_PARAMS = {
+    "quantize": {"levels": 8},
+    "thermometer": {"levels": 16},
+    "distillation": {"temperature": 100.0},
+    "stochastic": {"noise_std": 0.0, "pruning_ratio": 0.2},
+}
+
+
+@pytest.fixture(scope="session")
+def masked_models(tabular_task):
+    from sksmooth import GradientMaskedClassifier
+
+    X_train, y_train, _, _ = tabular_task
+    return {
+        method: GradientMaskedClassifier(
+            defence_net(), method=method, random_state=0, **params
+        ).fit(X_train, y_train)
+        for method, params in MASKING_PARAMS.items()
+    }

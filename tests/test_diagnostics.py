@@ -1,0 +1,77 @@
+"""check_gradient_masking flags masked models and clears honest ones."""
+
+import numpy as np
+import pytest
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from sksmooth import SmoothedClassifier
+from sksmooth.diagnostics import GradientMaskingReport, check_gradient_masking
+
+from .conftest import MASKING_PARAMS, defence_net
+
+EPS = 0.25
+N_ROWS = 120  # test rows attacked: enough for stable rates, fast enough for CI
+CHECK = {"n_random": 30, "random_state": 0}
+
+
+@pytest.mark.parametrize("method", sorted(MASKING_PARAMS))
+def test_every_masked_model_is_flagged(method, masked_models, tabular_task):
+    _, _, X_test, y_test = tabular_task
+    report = check_gradient_masking(
+        masked_models[method], X_test[:N_ROWS], y_test[:N_ROWS], EPS, **CHECK
+    )
+    assert report.masking_suspected, report
+    assert report.verdict == "gradient masking suspected"
+
+
+def test_undefended_net_is_not_flagged(undefended_net, tabular_task):
+    _, _, X_test, y_test = tabular_task
+    report = check_gradient_masking(undefended_net, X_test[:N_ROWS], y_test[:N_ROWS], EPS, **CHECK)
+    assert not report.masking_suspected, report
+    # Honest numbers, not vacuous passes: PGD does flip rows, and reaches
+    # every row at the large budget.
+    values = {check.name: check.values for check in report.checks}
+    assert values["iterative vs single-step"]["iterative"] > 0.2
+    assert values["unbounded attack"]["large_eps_success"] == 1.0
+
+
+def test_smoothed_classifier_is_not_flagged(tabular_task):
+    X_train, y_train, X_test, y_test = tabular_task
+    smoothed = SmoothedClassifier(defence_net(), sigma=0.25, n_samples=200, random_state=0)
+    smoothed.fit(X_train, y_train)
+    report = check_gradient_masking(smoothed, X_test[:N_ROWS], y_test[:N_ROWS], EPS, **CHECK)
+    assert not report.masking_suspected, report
+
+
+def test_report_reads_as_a_table(masked_models, tabular_task):
+    _, _, X_test, y_test = tabular_task
+    report = check_gradient_masking(
+        masked_models["quantize"], X_test[:60], y_test[:60], EPS, **CHECK
+    )
+    assert isinstance(report, GradientMaskingReport)
+    frame = report.to_frame()
+    assert list(frame.columns) == ["check", "expectation", "values", "passed"]
+    assert len(frame) == 5 and not frame["passed"].all()
+    text = repr(report)
+    assert "FAIL" in text and "verdict: gradient masking suspected" in text
+    for name in frame["check"]:
+        assert name in text
+
+
+def test_runs_on_the_last_step_of_a_pipeline(masked_models, tabular_task):
+    _, _, X_test, y_test = tabular_task
+    pipe = make_pipeline(FunctionTransformer(), masked_models["quantize"])
+    report = check_gradient_masking(pipe, X_test[:40], y_test[:40], EPS, **CHECK)
+    assert report.masking_suspected
+
+
+def test_bad_arguments(undefended_net, tabular_task):
+    _, _, X_test, y_test = tabular_task
+    with pytest.raises(ValueError, match="eps"):
+        check_gradient_masking(undefended_net, X_test, y_test, 0.0)
+    with pytest.raises(ValueError, match="norm"):
+        check_gradient_masking(undefended_net, X_test, y_test, EPS, norm="l1")
+    with pytest.raises(ValueError, match="misclassifies every row"):
+        wrong = 1 - undefended_net.predict(X_test.astype(np.float32))
+        check_gradient_masking(undefended_net, X_test, wrong, EPS)

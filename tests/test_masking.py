@@ -1,0 +1,182 @@
+"""GradientMaskedClassifier: each defence masks gradients, and falls to its adaptive attack."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sksmooth import GradientMaskedClassifier
+from sksmooth.attacks import BPDA, EOT, PGD
+
+from .conftest import MASKING_PARAMS, tiny_net
+
+EPS = 0.25  # L-inf, in standard deviations of each feature
+
+# The attack that sees through each defence (Athalye et al., 2018).
+ADAPTIVE = {
+    "quantize": lambda: BPDA(EPS, random_state=0),
+    "thermometer": lambda: BPDA(EPS, random_state=0),
+    "distillation": lambda: PGD(EPS, loss="margin", random_state=0),
+    "stochastic": lambda: EOT(EPS, n_samples=16, random_state=0),
+}
+
+
+def accuracy(model, X, y):
+    if not isinstance(model, GradientMaskedClassifier):
+        X = X.astype(np.float32)  # a bare skorch net takes its module's dtype
+    return float(np.mean(model.predict(X) == y))
+
+
+def robust_accuracy_and_success(model, attack, X, y):
+    """Accuracy under attack, and the fraction of correct rows the attack flips."""
+    correct = model.predict(X.astype(np.float32) if not hasattr(model, "method") else X) == y
+    fooled = (
+        model.predict(
+            attack.generate(model, X, y).astype(X.dtype)
+            if hasattr(model, "method")
+            else attack.generate(model, X, y).astype(np.float32)
+        )
+        != y
+    )
+    return float(np.mean(~fooled)), float(np.mean(fooled[correct]))
+
+
+@pytest.fixture(scope="module")
+def undefended_under_pgd(undefended_net, tabular_task):
+    _, _, X_test, y_test = tabular_task
+    return robust_accuracy_and_success(undefended_net, PGD(EPS, random_state=0), X_test, y_test)
+
+
+@pytest.mark.parametrize("method", sorted(MASKING_PARAMS))
+def test_defence_masks_plain_pgd_and_falls_to_adaptive_attack(
+    method, masked_models, undefended_under_pgd, tabular_task
+):
+    # Measured with seed 0 (success = share of correct rows flipped; robust
+    # accuracy under attack): undefended under PGD 0.367 / 0.56. Plain PGD
+    # success against quantize 0.035, thermometer 0.046, distillation 0.112,
+    # stochastic 0.248; adaptive attack robust accuracy 0.54, 0.55, 0.57, 0.58.
+    _, _, X_test, y_test = tabular_task
+    model = masked_models[method]
+    undefended_robust, undefended_success = undefended_under_pgd
+    assert accuracy(model, X_test, y_test) >= 0.75  # still a useful classifier
+
+    _, plain_success = robust_accuracy_and_success(model, PGD(EPS, random_state=0), X_test, y_test)
+    # It really masks: plain PGD flips clearly fewer rows than on the undefended net.
+    assert plain_success <= undefended_success - 0.08
+
+    adaptive_robust, _ = robust_accuracy_and_success(model, ADAPTIVE[method](), X_test, y_test)
+    # ...and the adaptive attack takes robust accuracy back to the undefended net's.
+    assert abs(adaptive_robust - undefended_robust) <= 0.06
+
+
+@pytest.mark.parametrize("method", sorted(MASKING_PARAMS))
+def test_pickle_round_trip_gives_identical_predictions(method, masked_models, tabular_task):
+    _, _, X_test, _ = tabular_task
+    model = masked_models[method]
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict_proba(X_test), model.predict_proba(X_test))
+
+
+def test_works_in_a_pipeline_and_clones(tabular_task):
+    X_train, y_train, X_test, y_test = tabular_task
+    pipe = make_pipeline(
+        StandardScaler(), GradientMaskedClassifier(tiny_net(), method="thermometer", levels=4)
+    )
+    pipe.fit(X_train, y_train)
+    assert pipe.score(X_test, y_test) > 0.7
+    cloned = clone(pipe)
+    assert not hasattr(cloned[-1], "estimator_")
+    assert cloned.get_params()["gradientmaskedclassifier__levels"] == 4
+
+
+def test_fit_does_not_touch_the_given_net(tabular_task):
+    X_train, y_train, _, _ = tabular_task
+    net = tiny_net()
+    params = net.get_params()
+    GradientMaskedClassifier(net, method="distillation", temperature=5.0).fit(X_train, y_train)
+    assert not hasattr(net, "module_")
+    assert net.get_params().keys() == params.keys()
+    assert net.criterion is params["criterion"]
+
+
+def test_quantize_and_thermometer_ranges(tabular_task):
+    X_train, y_train, _, _ = tabular_task
+    model = GradientMaskedClassifier(tiny_net(), method="quantize").fit(X_train, y_train)
+    np.testing.assert_array_equal(model.low_, X_train.min(axis=0))
+    np.testing.assert_array_equal(model.high_, X_train.max(axis=0))
+    given = GradientMaskedClassifier(tiny_net(), method="thermometer", value_range=(-3, 3))
+    given.fit(X_train, y_train)
+    np.testing.assert_array_equal(given.low_, np.full(10, -3.0))
+    # Thermometer codes widen the net's input: 10 features x 16 levels.
+    assert given.estimator_.module_.layers[0].in_features == 160
+
+
+def test_distillation_deploys_at_temperature_one(masked_models, tabular_task):
+    # Deployed at T = 1, the student's softmax saturates: that is what masks.
+    _, _, X_test, _ = tabular_task
+    proba = masked_models["distillation"].predict_proba(X_test)
+    assert np.mean(proba.max(axis=1) > 0.999) > 0.5
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_stochastic_predictions_are_a_function_of_the_input(masked_models, tabular_task):
+    _, _, X_test, _ = tabular_task
+    model = masked_models["stochastic"]
+    np.testing.assert_array_equal(
+        model.predict_proba(X_test[:20]), model.predict_proba(X_test[:20])
+    )
+    # Alone or in a batch, a row draws the same randomness (float32 matmuls of
+    # other batch shapes may differ in the last bits).
+    np.testing.assert_allclose(
+        model.predict_proba(X_test[[7]]), model.predict_proba(X_test)[[7]], rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    "params, error, message",
+    [
+        ({"method": "squeeze"}, ValueError, "method must be one of"),
+        ({"levels": 1}, ValueError, "levels"),
+        ({"levels": 2.5}, TypeError, "levels"),
+        ({"temperature": 0}, ValueError, "temperature"),
+        ({"noise_std": -1}, ValueError, "noise_std"),
+        ({"pruning_ratio": 0}, ValueError, "pruning_ratio"),
+        (
+            {"method": "stochastic", "noise_std": 0, "pruning_ratio": None},
+            ValueError,
+            "both are off",
+        ),
+        ({"method": "quantize", "value_range": (1, -1)}, ValueError, "value_range"),
+    ],
+)
+def test_bad_parameters_are_named(params, error, message, tabular_task):
+    X_train, y_train, _, _ = tabular_task
+    with pytest.raises(error, match=message):
+        GradientMaskedClassifier(tiny_net(), **params).fit(X_train, y_train)
+
+
+def test_non_skorch_estimator_is_rejected(tabular_task):
+    X_train, y_train, _, _ = tabular_task
+    with pytest.raises(TypeError, match="skorch NeuralNetClassifier"):
+        GradientMaskedClassifier(LogisticRegression()).fit(X_train, y_train)
+
+
+class LinearOnly(torch.nn.Module):
+    def __init__(self, input_units=None, output_units=None, hidden_units=None):
+        super().__init__()
+        self.linear = torch.nn.Linear(input_units, output_units)
+
+    def forward(self, X):
+        return self.linear(X)
+
+
+def test_pruning_needs_relu_layers(tabular_task):
+    X_train, y_train, _, _ = tabular_task
+    net = tiny_net().set_params(module=LinearOnly)
+    with pytest.raises(ValueError, match="nn.ReLU"):
+        GradientMaskedClassifier(net, method="stochastic").fit(X_train, y_train)
