@@ -3,7 +3,7 @@
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sksmooth import SmoothedClassifier
+from sksmooth import GradientMaskedClassifier, SmoothedClassifier
 
 from .conftest import tiny_net
 
@@ -14,10 +14,14 @@ FAST = {"sigma": 0.1, "n0": 20, "n": 200, "n_samples": 100, "random_state": 0}
 ESTIMATORS = [
     SmoothedClassifier(LogisticRegression(), **FAST),
     SmoothedClassifier(tiny_net(), **FAST),
+    GradientMaskedClassifier(tiny_net(), method="quantize", levels=8, random_state=0),
+    GradientMaskedClassifier(tiny_net(), method="thermometer", levels=8, random_state=0),
+    GradientMaskedClassifier(tiny_net(), method="distillation", temperature=10.0, random_state=0),
+    GradientMaskedClassifier(tiny_net(), method="stochastic", pruning_ratio=0.5, random_state=0),
 ]
 
 
-# Every check passes for both bases: no expected failures to list.
+# Every check passes for every estimator: no expected failures to list.
 @parametrize_with_checks(ESTIMATORS)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
