@@ -7,8 +7,10 @@ import pytest
 numpydoc_validate = pytest.importorskip("numpydoc.validate")
 
 import sksmooth  # noqa: E402
+import sksmooth.attacks  # noqa: E402
 import sksmooth.certification  # noqa: E402
 import sksmooth.datasets  # noqa: E402
+import sksmooth.diagnostics  # noqa: E402
 import sksmooth.nets  # noqa: E402
 
 # Checks scikit-learn's own docstrings do not follow either: extended
@@ -18,7 +20,15 @@ IGNORED = {"ES01", "SA01", "EX01", "RT02"}
 
 
 def public_names():
-    for module in (sksmooth, sksmooth.certification, sksmooth.datasets, sksmooth.nets):
+    modules = (
+        sksmooth,
+        sksmooth.attacks,
+        sksmooth.certification,
+        sksmooth.datasets,
+        sksmooth.diagnostics,
+        sksmooth.nets,
+    )
+    for module in modules:
         for name in module.__all__:
             obj = getattr(module, name)
             if not (inspect.isclass(obj) or inspect.isfunction(obj)):

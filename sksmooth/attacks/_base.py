@@ -12,6 +12,7 @@ from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
 from ._constraints import finalise, parse_norm
+from ._targets import expected_n_features
 
 __all__ = ["Attack", "ThreatModel"]
 
@@ -51,6 +52,19 @@ class Attack:
 
     Subclasses implement ``_perturb(estimator, X, y, threat)`` returning
     float64 adversarial rows.
+
+    Parameters
+    ----------
+    eps : float
+        Radius of the perturbation ball, at least 0.
+    norm : {"inf", "l2"}, default="inf"
+        Norm of the ball (also accepts ``np.inf``, ``"linf"`` and ``2``).
+    feature_mask : array-like of bool of shape (n_features,), default=None
+        Features the attacker may change; None means all.
+    bounds : tuple (low, high), default=None
+        Per-feature (or scalar) box the adversarial rows must stay in.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the attack's randomness.
     """
 
     def __init__(self, eps, *, norm="inf", feature_mask=None, bounds=None, random_state=None):
@@ -90,6 +104,8 @@ class Attack:
         """
         estimator, X, self.space_ = _last_step(estimator, X)
         check_is_fitted(estimator)
+        self._check_params()
+        self._check_estimator(estimator)
         X = _check_rows(X, estimator)
         y = column_or_1d(y)
         check_consistent_length(X, y)
@@ -100,6 +116,12 @@ class Attack:
             return X.copy()
         X_adv = self._perturb(estimator, X.astype(np.float64), y, threat)
         return finalise(X, X_adv, **vars(threat))
+
+    def _check_params(self) -> None:
+        """Validate the subclass's own hyperparameters."""
+
+    def _check_estimator(self, estimator) -> None:
+        """Raise a TypeError naming an alternative if ``estimator`` cannot be attacked."""
 
     def _threat_model(self, X: np.ndarray) -> ThreatModel:
         check_scalar(self.eps, "eps", numbers.Real, min_val=0)
@@ -157,7 +179,7 @@ def _check_rows(X, estimator) -> np.ndarray:
         raise TypeError(f"X must be numeric; got dtype {X.dtype}.")
     if not np.all(np.isfinite(X)):
         raise ValueError("X contains NaN or infinity.")
-    expected = getattr(estimator, "n_features_in_", None)
+    expected = expected_n_features(estimator)
     if expected is not None and X.shape[1] != expected:
         raise ValueError(
             f"X has {X.shape[1]} features, but {type(estimator).__name__} expects {expected}."

@@ -78,11 +78,17 @@ class RandomSearch(Attack):
         self.n_queries = n_queries
         self.p_init = p_init
 
-    def _perturb(self, estimator, X, y, threat):
+    def _check_params(self) -> None:
         check_scalar(self.n_queries, "n_queries", numbers.Integral, min_val=1)
         check_scalar(
             self.p_init, "p_init", numbers.Real, min_val=0, max_val=1, include_boundaries="right"
         )
+
+    def _check_estimator(self, estimator) -> None:
+        if not (hasattr(estimator, "predict_proba") or hasattr(estimator, "predict")):
+            raise TypeError(f"{type(estimator).__name__} has neither predict_proba nor predict.")
+
+    def _perturb(self, estimator, X, y, threat):
         rng = check_random_state(self.random_state)
         labels = label_indices(estimator.classes_, y, what="y label")
         free = np.flatnonzero(threat.mask) if threat.mask is not None else np.arange(X.shape[1])
@@ -90,14 +96,14 @@ class RandomSearch(Attack):
         if free.size == 0:
             return X.copy()
 
-        def clip(delta):
+        def clip(rows, delta):
             if threat.low is not None:
-                delta = np.clip(X + delta, threat.low, threat.high) - X
+                delta = np.clip(rows + delta, threat.low, threat.high) - rows
             return delta
 
         delta = np.zeros_like(X)
         delta[:, free] = _draw(rng, (len(X), free.size), threat, free.size)
-        delta = clip(_to_surface(delta, threat))
+        delta = clip(X, _to_surface(delta, threat))
         margin = _margin(estimator, X + delta, labels)
         self.n_queries_ += 1
         for query in range(1, self.n_queries):
@@ -111,7 +117,7 @@ class RandomSearch(Attack):
             for row in proposal:
                 features = rng.choice(free, size=n_change, replace=False)
                 row[features] = _draw(rng, n_change, threat, free.size)
-            proposal = clip(_to_surface(proposal, threat))
+            proposal = clip(X[active], _to_surface(proposal, threat))
             new_margin = _margin(estimator, X[active] + proposal, labels[active])
             self.n_queries_[active] += 1
             better = new_margin < margin[active]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import textwrap
 
 import numpy as np
 import torch
@@ -18,6 +19,40 @@ __all__ = ["BPDA", "EOT", "FGSM", "PGD", "SmoothAdv"]
 
 LOSSES = ("ce", "margin")
 
+# The parameters PGD and BPDA share, written once for both docstrings.
+PGD_PARAMETERS = """\
+Parameters
+----------
+eps : float
+    Radius of the perturbation ball, at least 0.
+norm : {"inf", "l2"}, default="inf"
+    Norm of the ball (also accepts ``np.inf``, ``"linf"`` and ``2``).
+steps : int, default=40
+    Gradient steps per restart.
+step_size : float, default=None
+    Length of each step; None takes ``2.5 * eps / steps``.
+random_start : bool, default=True
+    Start each restart at a uniformly random point of the ball.
+restarts : int, default=1
+    Independent runs; a row counts as fooled if any run fools it.
+loss : {"ce", "margin"}, default="ce"
+    Cross-entropy, or the logit margin ``max_{j != y} z_j - z_y``, which
+    sees through saturated softmax (vanishing gradients).
+feature_mask : array-like of bool of shape (n_features,), default=None
+    Features the attacker may change; None means all.
+bounds : tuple (low, high), default=None
+    Per-feature (or scalar) box the adversarial rows must stay in.
+random_state : int, RandomState instance or None, default=None
+    Seeds random starts and any randomness of the model under attack.
+"""
+
+
+def _fill_parameters(cls):
+    """Put the shared parameters where a class docstring says ``{pgd_parameters}``."""
+    indented = textwrap.indent(PGD_PARAMETERS, "    ").strip() + "\n"
+    cls.__doc__ = cls.__doc__.replace("{pgd_parameters}", indented)
+    return cls
+
 
 def _loss(logits: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
     """Summed over rows, to be maximised. ``margin`` works on logits directly,
@@ -29,33 +64,11 @@ def _loss(logits: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
     return (others.max(dim=1).values - true).sum()
 
 
+@_fill_parameters
 class PGD(Attack):
     """Projected gradient descent (Madry et al., 2018), L-inf or L2.
 
-    Parameters
-    ----------
-    eps : float
-        Radius of the perturbation ball, at least 0.
-    norm : {"inf", "l2"}, default="inf"
-        Norm of the ball (also accepts ``np.inf``, ``"linf"`` and ``2``).
-    steps : int, default=40
-        Gradient steps per restart.
-    step_size : float, default=None
-        Length of each step; None takes ``2.5 * eps / steps``.
-    random_start : bool, default=True
-        Start each restart at a uniformly random point of the ball.
-    restarts : int, default=1
-        Independent runs; a row counts as fooled if any run fools it.
-    loss : {"ce", "margin"}, default="ce"
-        Cross-entropy, or the logit margin ``max_{j != y} z_j - z_y``, which
-        sees through saturated softmax (vanishing gradients).
-    feature_mask : array-like of bool of shape (n_features,), default=None
-        Features the attacker may change; None means all.
-    bounds : tuple (low, high), default=None
-        Per-feature (or scalar) box the adversarial rows must stay in.
-    random_state : int, RandomState instance or None, default=None
-        Seeds random starts and any randomness of the model under attack.
-
+    {pgd_parameters}
     Attributes
     ----------
     space_ : str
@@ -120,8 +133,10 @@ class PGD(Attack):
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}.")
 
+    def _check_estimator(self, estimator) -> None:
+        self._target(estimator)  # raises a TypeError naming the alternative
+
     def _perturb(self, estimator, X, y, threat):
-        self._check_params()
         target = self._target(estimator)
         with target.evaluating():
             return self._run(target, X, y, threat)
@@ -200,38 +215,38 @@ class FGSM(PGD):
     1
     """
 
+    steps = 1
+    restarts = 1
+    random_start = False
+
     def __init__(
         self, eps, *, norm="inf", loss="ce", feature_mask=None, bounds=None, random_state=None
     ):
-        super().__init__(
+        Attack.__init__(
+            self,
             eps,
             norm=norm,
-            steps=1,
-            step_size=eps,
-            random_start=False,
-            restarts=1,
-            loss=loss,
             feature_mask=feature_mask,
             bounds=bounds,
             random_state=random_state,
         )
+        self.loss = loss
+
+    @property
+    def step_size(self) -> float:
+        """One step of the whole budget."""
+        return self.eps
 
 
+@_fill_parameters
 class BPDA(PGD):
     """PGD with Backward Pass Differentiable Approximation (Athalye et al., 2018).
 
     The forward pass runs the real defence; the backward pass goes through
     its differentiable surrogate (identity for quantization, a ramp for
-    thermometer codes). Same parameters as :class:`PGD`; on a model without
-    a defence it is plain PGD.
+    thermometer codes). On a model without a defence it is plain PGD.
 
-    Parameters
-    ----------
-    eps : float
-        Radius of the perturbation ball.
-    **kwargs
-        Any other :class:`PGD` parameter.
-
+    {pgd_parameters}
     Examples
     --------
     >>> from sksmooth.attacks import BPDA

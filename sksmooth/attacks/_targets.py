@@ -23,12 +23,22 @@ from .._adapters import unwrap_frozen
 from ..masking import GradientMaskedClassifier
 from ..smoothing import SmoothedClassifier
 
-__all__ = ["DifferentiableTarget", "differentiable_target", "model_input"]
+__all__ = ["DifferentiableTarget", "differentiable_target", "expected_n_features", "model_input"]
 
 BLACK_BOX_HINT = (
     "Use sksmooth.attacks.RandomSearch, a black-box attack that needs only "
     "predict_proba or predict."
 )
+
+
+def expected_n_features(estimator) -> int | None:
+    """Features the estimator takes: ``n_features_in_``, or a bare skorch net's first layer."""
+    expected = getattr(estimator, "n_features_in_", None)
+    net = unwrap_frozen(estimator)
+    if expected is None and isinstance(net, NeuralNet) and hasattr(net, "module_"):
+        first = next((m for m in net.module_.modules() if isinstance(m, torch.nn.Linear)), None)
+        expected = first.in_features if first is not None else None
+    return expected
 
 
 def model_input(estimator, X: np.ndarray) -> np.ndarray:
