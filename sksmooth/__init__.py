@@ -3,7 +3,7 @@
 from .certification import CertificationResult
 from .datasets import make_fraud
 from .masking import GradientMaskedClassifier
-from .smoothing import SmoothedClassifier
+from .smoothing import SmoothedClassifier, certify
 
 __version__ = "0.1.0.dev0"
 
@@ -11,6 +11,7 @@ __all__ = [
     "CertificationResult",
     "GradientMaskedClassifier",
     "SmoothedClassifier",
+    "certify",
     "make_fraud",
     "__version__",
 ]

@@ -126,11 +126,21 @@ def fit_net(net: NeuralNet, X: np.ndarray, y, *, n_classes: int, seed: int) -> N
 
 
 def fit_estimator_under_noise(
-    estimator, X: np.ndarray, y: np.ndarray, *, sigma: float, n_noisy_copies: int, seed: int
+    estimator,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    sigma: float,
+    n_noisy_copies: int,
+    seed: int,
+    sample_weight: np.ndarray | None = None,
 ):
     """Fit an (already cloned) estimator on ``n_noisy_copies`` noisy copies of ``X``."""
     rng = np.random.default_rng(seed)
     X_noisy = np.concatenate(
         [X + sigma * rng.standard_normal(X.shape) for _ in range(n_noisy_copies)]
     )
-    return estimator.fit(X_noisy, np.tile(y, n_noisy_copies))
+    y_noisy = np.tile(y, n_noisy_copies)
+    if sample_weight is None:
+        return estimator.fit(X_noisy, y_noisy)
+    return estimator.fit(X_noisy, y_noisy, sample_weight=np.tile(sample_weight, n_noisy_copies))

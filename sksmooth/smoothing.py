@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import copy
 import numbers
 import warnings
 
 import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.frozen import FrozenEstimator
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
+    has_fit_parameter,
     validate_data,
 )
 from skorch import NeuralNet
@@ -29,7 +33,7 @@ from .certification import (
 )
 from .certification._votes import count_votes, row_seeds
 
-__all__ = ["SmoothedClassifier"]
+__all__ = ["SmoothedClassifier", "certify"]
 
 
 class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -77,6 +81,11 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds training noise, the net's initialisation and every Monte Carlo
         draw. Given an int, results are identical bit for bit across runs.
+    n_jobs : int or None, default=None
+        Parallel jobs (joblib) over shards of rows in :meth:`predict`,
+        :meth:`predict_proba` and :meth:`certify`. Results are the same for
+        any value. Under ``joblib.parallel_backend("dask")`` the shards run
+        on a Dask cluster.
 
     Attributes
     ----------
@@ -139,6 +148,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         n_noisy_copies=1,
         abstain_label=None,
         random_state=None,
+        n_jobs=None,
     ):
         self.estimator = estimator
         self.sigma = sigma
@@ -150,6 +160,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.n_noisy_copies = n_noisy_copies
         self.abstain_label = abstain_label
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -159,7 +170,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the base classifier under Gaussian noise.
 
         Parameters
@@ -168,6 +179,12 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             Training data, numeric.
         y : array-like of shape (n_samples,)
             Class labels; strings are allowed.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Passed to the base estimator's ``fit`` (each noisy copy of a row
+            keeps its weight) where it accepts ``sample_weight``. skorch nets
+            do not; weight their classes with ``criterion__weight`` instead,
+            e.g. ``criterion__weight=torch.tensor([1.0, 20.0])`` for rare fraud.
+            Ignored for a frozen estimator, which is not trained.
 
         Returns
         -------
@@ -183,6 +200,8 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
+        if sample_weight is not None:
+            sample_weight = _checked_sample_weight(sample_weight, X, inner)
         seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max, size=3)
         init_seed, noise_seed, self._seed = (int(s) for s in seeds)
 
@@ -212,6 +231,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                     sigma=self.sigma,
                     n_noisy_copies=self.n_noisy_copies,
                     seed=noise_seed,
+                    sample_weight=sample_weight,
                 )
         self._check_base_output(X[:1])
         return self
@@ -225,6 +245,8 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         )
         for name in ("n0", "n", "n_samples", "batch_size", "n_noisy_copies"):
             check_scalar(getattr(self, name), name, numbers.Integral, min_val=1)
+        if self.n_jobs is not None:
+            check_scalar(self.n_jobs, "n_jobs", numbers.Integral)
 
     def _check_two_classes(self) -> None:
         if len(self.classes_) < 2:
@@ -286,15 +308,29 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return np.ascontiguousarray(X)
 
-    def _count_votes(self, X: np.ndarray, stream: str, n_draws: int) -> np.ndarray:
-        return count_votes(
-            make_voter(self.estimator_, self.classes_),
-            X,
-            n_draws=n_draws,
-            sigma=self.sigma,
-            seeds=row_seeds(X, self._seed, stream),
-            batch_size=self.batch_size,
+    def _count_votes(self, X: np.ndarray, stream: str, n_draws: int, n_jobs=None) -> np.ndarray:
+        voter = make_voter(self.estimator_, self.classes_)
+        seeds = row_seeds(X, self._seed, stream)
+        n_jobs = self.n_jobs if n_jobs is None else n_jobs
+        n_shards = min(effective_n_jobs(n_jobs), len(X))
+        if n_shards <= 1:
+            return count_votes(
+                voter, X, n_draws=n_draws, sigma=self.sigma, seeds=seeds, batch_size=self.batch_size
+            )
+        # Each row's noise depends only on its own seed, so shards change nothing but speed.
+        shards = np.array_split(np.arange(len(X)), n_shards)
+        counts = Parallel(n_jobs=n_jobs)(
+            delayed(count_votes)(
+                voter,
+                X[rows],
+                n_draws=n_draws,
+                sigma=self.sigma,
+                seeds=[seeds[i] for i in rows],
+                batch_size=self.batch_size,
+            )
+            for rows in shards
         )
+        return np.concatenate(counts)
 
     # -------------------------------------------------------------- predict
 
@@ -346,7 +382,9 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     # -------------------------------------------------------------- certify
 
-    def certify(self, X, y=None) -> CertificationResult:
+    def certify(
+        self, X, y=None, *, n0=None, n=None, alpha=None, n_jobs=None
+    ) -> CertificationResult:
         """Certify an L2 radius per row (Cohen et al.'s CERTIFY).
 
         ``n0`` noisy samples select the top class; ``n`` new samples bound its
@@ -364,6 +402,9 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         y : array-like of shape (n_rows,), default=None
             True labels; when given, the result reports which rows are
             certified with the right label.
+        n0, n, alpha, n_jobs : default=None
+            Override the estimator's parameters of the same name for this
+            call (e.g. a cheaper ``n`` inside a model search).
 
         Returns
         -------
@@ -372,6 +413,11 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             ``n_samples`` and, with ``y``, ``correct``.
         """
         check_is_fitted(self)
+        if any(v is not None for v in (n0, n, alpha, n_jobs)):
+            overrides = {"n0": n0, "n": n, "alpha": alpha, "n_jobs": n_jobs}
+            params = {k: v for k, v in overrides.items() if v is not None}
+            # A shallow copy shares the fitted model and leaves self untouched.
+            return copy.copy(self).set_params(**params).certify(X, y)
         self._check_params()
         X = self._validated_rows(X)
         if y is not None:
@@ -399,6 +445,74 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             alpha=float(self.alpha),
             correct=correct,
         )
+
+
+def certify(estimator, X, y=None, **certify_params) -> CertificationResult:
+    """Certify rows with a fitted SmoothedClassifier or a pipeline ending in one.
+
+    For a :class:`~sklearn.pipeline.Pipeline`, ``X`` goes through every step
+    but the last, and the last step certifies the result: radii are then in
+    the input space of that step (after scaling, in scaled units).
+
+    Parameters
+    ----------
+    estimator : SmoothedClassifier or Pipeline
+        Fitted; a pipeline's last step must be a :class:`SmoothedClassifier`.
+    X : array-like of shape (n_rows, n_features)
+        Rows to certify, as the estimator takes them.
+    y : array-like of shape (n_rows,), default=None
+        True labels.
+    **certify_params
+        ``n0``, ``n``, ``alpha`` or ``n_jobs`` overrides for
+        :meth:`SmoothedClassifier.certify`.
+
+    Returns
+    -------
+    result : CertificationResult
+        The per-row certificates.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sksmooth import SmoothedClassifier, certify
+    >>> X, y = load_iris(return_X_y=True)
+    >>> pipe = make_pipeline(StandardScaler(), SmoothedClassifier(
+    ...     LogisticRegression(), n=500, random_state=0)).fit(X, y)
+    >>> len(certify(pipe, X[:5], y[:5], n=200))
+    5
+    """
+    if isinstance(estimator, Pipeline):
+        estimator, X = estimator[-1], estimator[:-1].transform(X)
+    if not isinstance(estimator, SmoothedClassifier):
+        raise TypeError(
+            f"{type(estimator).__name__} cannot certify: pass a fitted SmoothedClassifier "
+            "or a pipeline whose last step is one."
+        )
+    return estimator.certify(X, y, **certify_params)
+
+
+def _checked_sample_weight(sample_weight, X: np.ndarray, inner) -> np.ndarray:
+    """Validate sample weights, and that the base estimator can use them."""
+    weight = np.asarray(sample_weight, dtype=np.float64)
+    if weight.ndim == 0:
+        weight = np.full(len(X), float(weight))
+    if weight.shape != (len(X),):
+        raise ValueError(
+            f"sample_weight must have shape ({len(X)},), one weight per row; got {weight.shape}."
+        )
+    if not np.all(np.isfinite(weight)) or np.any(weight < 0):
+        raise ValueError("sample_weight must be finite and non-negative.")
+    if isinstance(inner, NeuralNet):
+        raise ValueError(
+            "skorch nets do not take sample_weight; weight the classes in the loss "
+            "instead, e.g. criterion__weight=torch.tensor([1.0, 20.0])."
+        )
+    if not has_fit_parameter(inner, "sample_weight"):
+        raise ValueError(f"{type(inner).__name__}.fit does not accept sample_weight.")
+    return weight
 
 
 def _with_abstentions(labels: np.ndarray, abstain: np.ndarray, abstain_label) -> np.ndarray:

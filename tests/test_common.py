@@ -20,8 +20,34 @@ ESTIMATORS = [
     GradientMaskedClassifier(tiny_net(), method="stochastic", pruning_ratio=0.5, random_state=0),
 ]
 
+NOISY_COPIES_DIFFER = (
+    "each noisy copy of a row draws its own noise, so weight 2 and a repeated row "
+    "train on different noise"
+)
+SKORCH_NO_SAMPLE_WEIGHT = (
+    "skorch nets take no sample_weight (SmoothedClassifier raises and points to "
+    "criterion__weight for class weights)"
+)
 
-# Every check passes for every estimator: no expected failures to list.
-@parametrize_with_checks(ESTIMATORS)
+
+def expected_failed_checks(estimator):
+    """The few checks that cannot hold, each with its reason; all others must pass."""
+    if not isinstance(estimator, SmoothedClassifier):
+        return {}
+    if isinstance(estimator.estimator, LogisticRegression):
+        return {"check_sample_weight_equivalence_on_dense_data": NOISY_COPIES_DIFFER}
+    sample_weight_checks = [
+        "check_all_zero_sample_weights_error",
+        "check_sample_weight_equivalence_on_dense_data",
+        "check_sample_weights_list",
+        "check_sample_weights_not_an_array",
+        "check_sample_weights_not_overwritten",
+        "check_sample_weights_pandas_series",
+        "check_sample_weights_shape",
+    ]
+    return dict.fromkeys(sample_weight_checks, SKORCH_NO_SAMPLE_WEIGHT)
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
