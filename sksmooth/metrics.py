@@ -1,0 +1,384 @@
+"""Robustness metrics, and scorers for model selection.
+
+Metric functions take the true labels and a :class:`CertificationResult`
+(or, for robust accuracy, an estimator and an attack). The scorers are plain
+callables ``scorer(estimator, X, y) -> float``, as scikit-learn accepts in
+``cross_val_score``, ``cross_validate`` and ``GridSearchCV(scoring=...)``:
+``make_scorer`` cannot express them because they need the estimator itself
+to certify or attack, not only its predictions.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_scalar
+from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+from .attacks import Attack
+from .attacks._targets import model_input
+from .certification import CertificationResult
+from .smoothing import certify
+
+__all__ = [
+    "abstain_rate",
+    "average_certified_radius",
+    "balanced_certified_accuracy",
+    "certified_accuracy",
+    "certified_recall",
+    "make_certified_scorer",
+    "make_robust_scorer",
+    "robust_accuracy",
+]
+
+
+def _certified_correct(y_true, result: CertificationResult, radius: float) -> tuple:
+    """Rows certified with the true label at ``radius`` or more, and the checked labels."""
+    if not isinstance(result, CertificationResult):
+        raise TypeError(f"result must be a CertificationResult, got {type(result).__name__}.")
+    check_scalar(radius, "radius", numbers.Real, min_val=0)
+    y_true = column_or_1d(y_true)
+    check_consistent_length(y_true, result.label)
+    if len(y_true) == 0:
+        raise ValueError("Certified metrics of zero rows are undefined.")
+    matches = np.asarray(result.label, dtype=object) == np.asarray(y_true, dtype=object)
+    correct = ~result.abstained & matches.astype(bool) & (result.radius >= radius)
+    return correct, y_true
+
+
+def certified_accuracy(y_true, result: CertificationResult, radius: float = 0.0) -> float:
+    """Fraction of rows certified with their true label at L2 radius ``radius`` or more.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_rows,)
+        True labels.
+    result : CertificationResult
+        Certificates of the same rows.
+    radius : float, default=0.0
+        Radius to certify, at least 0.
+
+    Returns
+    -------
+    accuracy : float
+        Certified accuracy (Cohen et al., 2019).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksmooth.certification import CertificationResult
+    >>> from sksmooth.metrics import certified_accuracy
+    >>> result = CertificationResult(
+    ...     label=np.array([0, 1, 1]), radius=np.array([0.5, 0.2, 0.0]),
+    ...     p_lower=np.array([0.9, 0.8, 0.4]), abstained=np.array([False, False, True]),
+    ...     n_samples=np.full(3, 1000), sigma=0.25, alpha=0.001)
+    >>> certified_accuracy([0, 1, 1], result, radius=0.25)
+    0.3333333333333333
+    """
+    correct, _ = _certified_correct(y_true, result, radius)
+    return float(np.mean(correct))
+
+
+def average_certified_radius(y_true, result: CertificationResult) -> float:
+    """Mean over rows of the certified radius, counted as 0 where the label is wrong.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_rows,)
+        True labels.
+    result : CertificationResult
+        Certificates of the same rows.
+
+    Returns
+    -------
+    acr : float
+        Average certified radius (Zhai et al., 2020).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksmooth.certification import CertificationResult
+    >>> from sksmooth.metrics import average_certified_radius
+    >>> result = CertificationResult(
+    ...     label=np.array([0, 1]), radius=np.array([0.6, 0.2]),
+    ...     p_lower=np.array([0.9, 0.8]), abstained=np.array([False, False]),
+    ...     n_samples=np.full(2, 1000), sigma=0.25, alpha=0.001)
+    >>> average_certified_radius([0, 0], result)
+    0.3
+    """
+    correct, _ = _certified_correct(y_true, result, 0.0)
+    return float(np.mean(np.where(correct, result.radius, 0.0)))
+
+
+def abstain_rate(result: CertificationResult) -> float:
+    """Fraction of rows on which certification abstained.
+
+    Parameters
+    ----------
+    result : CertificationResult
+        Certificates.
+
+    Returns
+    -------
+    rate : float
+        Between 0 and 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksmooth.certification import CertificationResult
+    >>> from sksmooth.metrics import abstain_rate
+    >>> abstain_rate(CertificationResult(
+    ...     label=np.array([0, 1]), radius=np.array([0.6, 0.0]),
+    ...     p_lower=np.array([0.9, 0.4]), abstained=np.array([False, True]),
+    ...     n_samples=np.full(2, 1000), sigma=0.25, alpha=0.001))
+    0.5
+    """
+    if not isinstance(result, CertificationResult):
+        raise TypeError(f"result must be a CertificationResult, got {type(result).__name__}.")
+    if len(result) == 0:
+        raise ValueError("The abstain rate of zero rows is undefined.")
+    return float(np.mean(result.abstained))
+
+
+def certified_recall(
+    y_true, result: CertificationResult, radius: float = 0.0, *, pos_label=1
+) -> float:
+    """Fraction of the rows of class ``pos_label`` certified as that class at ``radius``.
+
+    For fraud detection: the share of frauds that no perturbation within
+    ``radius`` can hide.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_rows,)
+        True labels.
+    result : CertificationResult
+        Certificates of the same rows.
+    radius : float, default=0.0
+        Radius to certify, at least 0.
+    pos_label : object, default=1
+        The class of interest; it must occur in ``y_true``.
+
+    Returns
+    -------
+    recall : float
+        Certified recall of ``pos_label``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksmooth.certification import CertificationResult
+    >>> from sksmooth.metrics import certified_recall
+    >>> result = CertificationResult(
+    ...     label=np.array([1, 1, 0]), radius=np.array([0.5, 0.1, 0.5]),
+    ...     p_lower=np.array([0.9, 0.6, 0.9]), abstained=np.array([False, False, False]),
+    ...     n_samples=np.full(3, 1000), sigma=0.25, alpha=0.001)
+    >>> certified_recall([1, 1, 0], result, radius=0.25)
+    0.5
+    """
+    correct, y_true = _certified_correct(y_true, result, radius)
+    positive = y_true == pos_label
+    if not positive.any():
+        raise ValueError(f"pos_label={pos_label!r} does not occur in y_true.")
+    return float(np.mean(correct[positive]))
+
+
+def balanced_certified_accuracy(y_true, result: CertificationResult, radius: float = 0.0) -> float:
+    """Mean over the classes in ``y_true`` of each class's certified recall.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_rows,)
+        True labels.
+    result : CertificationResult
+        Certificates of the same rows.
+    radius : float, default=0.0
+        Radius to certify, at least 0.
+
+    Returns
+    -------
+    accuracy : float
+        Balanced certified accuracy: rare classes weigh as much as common ones.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksmooth.certification import CertificationResult
+    >>> from sksmooth.metrics import balanced_certified_accuracy
+    >>> result = CertificationResult(
+    ...     label=np.array([0, 0, 0, 1]), radius=np.array([0.5, 0.5, 0.5, 0.5]),
+    ...     p_lower=np.full(4, 0.9), abstained=np.zeros(4, bool),
+    ...     n_samples=np.full(4, 1000), sigma=0.25, alpha=0.001)
+    >>> balanced_certified_accuracy([0, 0, 0, 0], result)
+    0.75
+    >>> balanced_certified_accuracy([0, 0, 1, 1], result)
+    0.75
+    """
+    correct, y_true = _certified_correct(y_true, result, radius)
+    classes = np.unique(y_true)
+    return float(np.mean([np.mean(correct[y_true == c]) for c in classes]))
+
+
+def robust_accuracy(estimator, X, y, attack: Attack) -> float:
+    """Accuracy on the adversarial rows ``attack`` generates from ``X``.
+
+    On a pipeline the attack runs in its last step's input space, and that
+    step classifies the adversarial rows.
+
+    Parameters
+    ----------
+    estimator : fitted classifier or Pipeline
+        The model to attack.
+    X : array-like of shape (n_rows, n_features)
+        Rows to perturb.
+    y : array-like of shape (n_rows,)
+        True labels.
+    attack : Attack
+        An attack from :mod:`sksmooth.attacks`.
+
+    Returns
+    -------
+    accuracy : float
+        Fraction of adversarial rows still classified correctly.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.ensemble import HistGradientBoostingClassifier
+    >>> from sksmooth.attacks import RandomSearch
+    >>> from sksmooth.metrics import robust_accuracy
+    >>> X, y = make_classification(200, n_features=4, random_state=0)
+    >>> model = HistGradientBoostingClassifier(random_state=0).fit(X, y)
+    >>> 0 <= robust_accuracy(model, X[:20], y[:20], RandomSearch(0.5, random_state=0)) <= 1
+    True
+    """
+    if not isinstance(attack, Attack):
+        raise TypeError(
+            f"attack must be an attack from sksmooth.attacks, got {type(attack).__name__}."
+        )
+    X_adv = attack.generate(estimator, X, y)
+    model = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+    return float(np.mean(model.predict(model_input(model, X_adv)) == column_or_1d(y)))
+
+
+_CERTIFIED_METRICS = {
+    "accuracy": certified_accuracy,
+    "recall": certified_recall,
+    "balanced_accuracy": balanced_certified_accuracy,
+    "acr": lambda y, result, radius: average_certified_radius(y, result),
+}
+
+
+class _CertifiedScorer:
+    """``scorer(estimator, X, y)``: certify, then a certified metric (higher is better)."""
+
+    def __init__(self, radius, metric, pos_label, certify_params):
+        self.radius = radius
+        self.metric = metric
+        self.pos_label = pos_label
+        self.certify_params = certify_params
+
+    def __repr__(self) -> str:
+        params = "".join(f", {k}={v!r}" for k, v in self.certify_params.items())
+        return f"make_certified_scorer(radius={self.radius!r}, metric={self.metric!r}{params})"
+
+    def __call__(self, estimator, X, y) -> float:
+        result = certify(estimator, X, y, **self.certify_params)
+        if self.metric == "recall":
+            return certified_recall(y, result, self.radius, pos_label=self.pos_label)
+        return _CERTIFIED_METRICS[self.metric](y, result, self.radius)
+
+
+def make_certified_scorer(
+    radius: float = 0.0, *, metric: str = "accuracy", pos_label=1, **certify_params
+):
+    """Make a scorer that certifies and scores with a certified metric.
+
+    The scorer works on a fitted :class:`~sksmooth.SmoothedClassifier` or a
+    pipeline ending in one, and is deterministic given its ``random_state``.
+
+    Parameters
+    ----------
+    radius : float, default=0.0
+        L2 radius of the certified metric (ignored by ``"acr"``).
+    metric : {"accuracy", "recall", "balanced_accuracy", "acr"}, default="accuracy"
+        Certified accuracy, certified recall of ``pos_label``, balanced
+        certified accuracy, or average certified radius.
+    pos_label : object, default=1
+        The class of ``"recall"``.
+    **certify_params
+        ``n0``, ``n``, ``alpha`` or ``n_jobs`` overrides for certification,
+        e.g. a smaller ``n`` to keep a search fast.
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y) -> float``, higher is better.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.model_selection import cross_val_score
+    >>> from sksmooth import SmoothedClassifier
+    >>> from sksmooth.metrics import make_certified_scorer
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = SmoothedClassifier(LogisticRegression(max_iter=500), random_state=0)
+    >>> scores = cross_val_score(clf, X, y, cv=3,
+    ...                          scoring=make_certified_scorer(0.25, n=500))
+    >>> scores.shape
+    (3,)
+    """
+    check_scalar(radius, "radius", numbers.Real, min_val=0)
+    if metric not in _CERTIFIED_METRICS:
+        raise ValueError(f"metric must be one of {sorted(_CERTIFIED_METRICS)}, got {metric!r}.")
+    unknown = set(certify_params) - {"n0", "n", "alpha", "n_jobs"}
+    if unknown:
+        raise TypeError(
+            f"Unknown certify parameters {sorted(unknown)}; use n0, n, alpha or n_jobs."
+        )
+    return _CertifiedScorer(radius, metric, pos_label, certify_params)
+
+
+class _RobustScorer:
+    """``scorer(estimator, X, y)``: accuracy under an attack."""
+
+    def __init__(self, attack):
+        self.attack = attack
+
+    def __repr__(self) -> str:
+        return f"make_robust_scorer({self.attack!r})"
+
+    def __call__(self, estimator, X, y) -> float:
+        return robust_accuracy(estimator, X, y, self.attack)
+
+
+def make_robust_scorer(attack: Attack):
+    """Make a scorer of accuracy under ``attack`` (higher is better).
+
+    Parameters
+    ----------
+    attack : Attack
+        An attack from :mod:`sksmooth.attacks`; give it a ``random_state``
+        for reproducible scores.
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y) -> float``.
+
+    Examples
+    --------
+    >>> from sksmooth.attacks import RandomSearch
+    >>> from sksmooth.metrics import make_robust_scorer
+    >>> make_robust_scorer(RandomSearch(0.5, random_state=0))
+    make_robust_scorer(RandomSearch(eps=0.5, ...))
+    """
+    if not isinstance(attack, Attack):
+        raise TypeError(
+            f"attack must be an attack from sksmooth.attacks, got {type(attack).__name__}."
+        )
+    return _RobustScorer(attack)

@@ -1,0 +1,223 @@
+"""Robustness metrics and scorers, and model selection over sigma."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.compose import make_column_selector, make_column_transformer
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from sksmooth import SmoothedClassifier, certify, make_fraud
+from sksmooth.attacks import PGD, RandomSearch
+from sksmooth.certification import CertificationResult
+from sksmooth.metrics import (
+    abstain_rate,
+    average_certified_radius,
+    balanced_certified_accuracy,
+    certified_accuracy,
+    certified_recall,
+    make_certified_scorer,
+    make_robust_scorer,
+    robust_accuracy,
+)
+
+from .conftest import tiny_net
+
+
+def result_of(label, radius, abstained):
+    return CertificationResult(
+        label=np.asarray(label),
+        radius=np.asarray(radius, dtype=float),
+        p_lower=np.where(abstained, 0.4, 0.9),
+        abstained=np.asarray(abstained),
+        n_samples=np.full(len(label), 100),
+        sigma=0.5,
+        alpha=0.001,
+    )
+
+
+# Five rows: correct at 0.8, correct at 0.3, wrong at 0.9, abstained, correct at 0.1.
+RESULT = result_of(["a", "b", "a", "b", "b"], [0.8, 0.3, 0.9, 0.0, 0.1], [0, 0, 0, 1, 0])
+Y = np.array(["a", "b", "b", "b", "b"])
+
+
+def test_metric_values_by_hand():
+    assert certified_accuracy(Y, RESULT) == pytest.approx(3 / 5)
+    assert certified_accuracy(Y, RESULT, radius=0.25) == pytest.approx(2 / 5)
+    assert certified_accuracy(Y, RESULT, radius=0.3) == pytest.approx(2 / 5)  # radius >= r
+    assert average_certified_radius(Y, RESULT) == pytest.approx((0.8 + 0.3 + 0.1) / 5)
+    assert abstain_rate(RESULT) == pytest.approx(1 / 5)
+    assert certified_recall(Y, RESULT, 0.25, pos_label="b") == pytest.approx(1 / 4)
+    assert certified_recall(Y, RESULT, 0.0, pos_label="a") == 1.0
+    # Class "a": 1 of 1 certified at 0.25; class "b": 1 of 4.
+    assert balanced_certified_accuracy(Y, RESULT, 0.25) == pytest.approx((1 + 1 / 4) / 2)
+
+
+def test_metric_errors():
+    with pytest.raises(ValueError, match="pos_label"):
+        certified_recall(Y, RESULT, pos_label="c")
+    with pytest.raises(ValueError, match="radius"):
+        certified_accuracy(Y, RESULT, radius=-1)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        certified_accuracy(Y[:3], RESULT)
+    with pytest.raises(TypeError, match="CertificationResult"):
+        certified_accuracy(Y, {"radius": []})
+    with pytest.raises(ValueError, match="metric must be one of"):
+        make_certified_scorer(0.25, metric="precision")
+    with pytest.raises(TypeError, match="Unknown certify parameters"):
+        make_certified_scorer(0.25, n_samples=10)
+
+
+def selection_data():
+    X, y = make_classification(240, n_features=6, n_informative=4, random_state=0)
+    return X * 3 + 1, y  # unscaled: the pipelines' scalers matter
+
+
+def fit_smoothed_pipe(X, y):
+    smoothed = SmoothedClassifier(LogisticRegression(), sigma=0.5, n=500, random_state=0)
+    return make_pipeline(StandardScaler(), smoothed).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return selection_data()
+
+
+@pytest.fixture(scope="module")
+def smoothed_pipe(data):
+    return fit_smoothed_pipe(*data)
+
+
+def test_certify_on_a_pipeline_equals_the_manual_plumbing(smoothed_pipe, data):
+    X, y = data
+    by_hand = smoothed_pipe[-1].certify(smoothed_pipe[:-1].transform(X[:30]), y[:30])
+    result = certify(smoothed_pipe, X[:30], y[:30])
+    np.testing.assert_array_equal(result.radius, by_hand.radius)
+    np.testing.assert_array_equal(result.correct, by_hand.correct)
+    with pytest.raises(TypeError, match="cannot certify"):
+        certify(make_pipeline(StandardScaler(), LogisticRegression()).fit(*data), X, y)
+
+
+@pytest.mark.parametrize(
+    "metric, function",
+    [
+        ("accuracy", lambda y, r: certified_accuracy(y, r, 0.25)),
+        ("recall", lambda y, r: certified_recall(y, r, 0.25, pos_label=1)),
+        ("balanced_accuracy", lambda y, r: balanced_certified_accuracy(y, r, 0.25)),
+        ("acr", average_certified_radius),
+    ],
+)
+def test_scorer_equals_the_metric_by_hand(metric, function, smoothed_pipe, data):
+    X, y = data
+    scorer = make_certified_scorer(0.25, metric=metric, n=300)
+    expected = function(y[:40], certify(smoothed_pipe, X[:40], y[:40], n=300))
+    assert scorer(smoothed_pipe, X[:40], y[:40]) == expected
+    # Deterministic given the estimator's random_state.
+    assert scorer(smoothed_pipe, X[:40], y[:40]) == expected
+
+
+def test_scorers_reject_what_they_cannot_score(data):
+    X, y = data
+    plain = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    with pytest.raises(TypeError, match="cannot certify"):
+        make_certified_scorer(0.25)(plain, X, y)
+    with pytest.raises(TypeError, match="RandomSearch"):
+        make_robust_scorer(PGD(0.1))(plain, X, y)
+    with pytest.raises(TypeError, match="attack must be"):
+        make_robust_scorer("pgd")
+
+
+def test_robust_scorer_equals_robust_accuracy_and_runs_in_cross_validate(data):
+    X, y = data
+    plain = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    attack = RandomSearch(0.5, n_queries=50, random_state=0)
+    scorer = make_robust_scorer(attack)
+    assert scorer(plain, X[:50], y[:50]) == robust_accuracy(plain, X[:50], y[:50], attack)
+    assert robust_accuracy(plain, X[:50], y[:50], attack) < plain.score(X[:50], y[:50])
+    scores = cross_validate(
+        make_pipeline(StandardScaler(), LogisticRegression()),
+        X,
+        y,
+        cv=3,
+        scoring={"accuracy": "accuracy", "robust": scorer},
+    )
+    assert np.all(scores["test_robust"] <= scores["test_accuracy"])
+
+
+def test_certified_scorer_in_cross_val_score(data):
+    X, y = data
+    model = make_pipeline(
+        StandardScaler(), SmoothedClassifier(LogisticRegression(), sigma=0.5, random_state=0)
+    )
+    scores = cross_val_score(model, X, y, cv=3, scoring=make_certified_scorer(0.25, n=300))
+    assert scores.shape == (3,) and np.all((0 < scores) & (scores <= 1))
+
+
+SIGMAS = [0.12, 0.25, 0.5]
+
+
+def sigma_search(n_jobs=2):
+    model = make_pipeline(
+        StandardScaler(),
+        SmoothedClassifier(tiny_net(max_epochs=10), n=500, n_samples=200, random_state=0),
+    )
+    return GridSearchCV(
+        model,
+        {"smoothedclassifier__sigma": SIGMAS},
+        scoring={"accuracy": "accuracy", "cert@0.25": make_certified_scorer(0.25)},
+        refit="cert@0.25",
+        cv=3,
+        n_jobs=n_jobs,
+    )
+
+
+def test_grid_search_over_sigma_refits_the_best_certified_sigma(data):
+    X, y = data
+    search = sigma_search().fit(X, y)
+    results = search.cv_results_
+    assert list(results["param_smoothedclassifier__sigma"]) == SIGMAS
+    certified = results["mean_test_cert@0.25"]
+    assert np.all(np.isfinite(certified)) and np.all(np.isfinite(results["mean_test_accuracy"]))
+    best = SIGMAS[int(np.argmax(certified))]
+    assert search.best_params_ == {"smoothedclassifier__sigma": best}
+    assert search.best_estimator_[-1].sigma == best
+    # A certificate at radius 0.25 needs sigma * Phi^-1(p) >= 0.25: the smallest
+    # sigma certifies the least (its largest radius at n = 500 is 0.12 * 2.4).
+    assert certified[0] < certified[-1]
+
+
+def test_grid_search_on_fraud_with_a_column_transformer():
+    X, y = make_fraud(1200, fraud_rate=0.05, random_state=0)
+    preprocess = make_column_transformer(
+        (StandardScaler(), make_column_selector(dtype_include="number")),
+        (OneHotEncoder(sparse_output=False), make_column_selector(dtype_include="category")),
+    )
+    net = tiny_net(max_epochs=8, criterion__weight=torch.tensor([1.0, 5.0]))
+    model = make_pipeline(preprocess, SmoothedClassifier(net, n=300, n_samples=100, random_state=0))
+    search = GridSearchCV(
+        model,
+        {"smoothedclassifier__sigma": [0.25, 0.5]},
+        scoring={
+            "recall": "recall",
+            "cert_recall@0.25": make_certified_scorer(0.25, metric="recall", pos_label=1),
+        },
+        refit="cert_recall@0.25",
+        cv=2,
+        n_jobs=2,
+    ).fit(X, y)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_cert_recall@0.25"]))
+    assert search.best_estimator_.predict(X[:5]).shape == (5,)
+
+
+def test_certify_gives_the_same_certificates_for_any_n_jobs(smoothed_pipe, data):
+    X, y = data
+    reference = certify(smoothed_pipe, X[:25], y[:25], n_jobs=1)
+    for n_jobs in (2, -1):
+        result = certify(smoothed_pipe, X[:25], y[:25], n_jobs=n_jobs)
+        np.testing.assert_array_equal(result.p_lower, reference.p_lower)
+        np.testing.assert_array_equal(result.label, reference.label)
+    # Overrides do not change the estimator.
+    assert smoothed_pipe[-1].n_jobs is None and smoothed_pipe[-1].n == 500
