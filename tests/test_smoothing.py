@@ -722,3 +722,47 @@ def test_default_batch_size_gives_full_forward_passes():
     batch_size, n0, n = clf.batch_size, clf.n0, clf.n
     assert clf.estimator_.max_batch_ == batch_size
     assert clf.estimator_.n_calls_ == -(-n0 // batch_size) + -(-n // batch_size)
+
+
+class WeightRecordingClassifier(ClassifierMixin, BaseEstimator):
+    """Records the sample weights its fit receives."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.classes_ = np.unique(y)
+        self.sample_weight_ = sample_weight
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+
+def test_sample_weight_reaches_every_noisy_copy(data):
+    X, y = data
+    weight = np.arange(len(X), dtype=float)
+    clf = SmoothedClassifier(WeightRecordingClassifier(), n_noisy_copies=2, **FAST)
+    clf.fit(X, y, sample_weight=weight)
+    np.testing.assert_array_equal(clf.estimator_.sample_weight_, np.tile(weight, 2))
+
+
+def test_sample_weight_changes_a_logistic_regression(data):
+    X, y = data
+    weight = np.where(y == y[0], 10.0, 1.0)
+    plain = SmoothedClassifier(LogisticRegression(), **FAST).fit(X, y)
+    weighted = SmoothedClassifier(LogisticRegression(), **FAST).fit(X, y, sample_weight=weight)
+    assert not np.allclose(plain.estimator_.coef_, weighted.estimator_.coef_)
+
+
+@pytest.mark.parametrize(
+    "base, weight, message",
+    [
+        (tiny_net(), None, "criterion__weight"),
+        (ConstantClassifier(label=0), None, "does not accept sample_weight"),
+        (LogisticRegression(), "negative", "non-negative"),
+        (LogisticRegression(), "short", "one weight per row"),
+    ],
+)
+def test_bad_sample_weight_is_named(base, weight, message, data):
+    X, y = data
+    sample_weight = {"negative": -np.ones(len(X)), "short": np.ones(3)}.get(weight, np.ones(len(X)))
+    with pytest.raises(ValueError, match=message):
+        SmoothedClassifier(base, **FAST).fit(X, y, sample_weight=sample_weight)
