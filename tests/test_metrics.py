@@ -202,13 +202,17 @@ def test_grid_search_on_fraud_with_a_column_transformer():
         {"smoothedclassifier__sigma": [0.25, 0.5]},
         scoring={
             "recall": "recall",
+            "cert@0.25": make_certified_scorer(0.25),
             "cert_recall@0.25": make_certified_scorer(0.25, metric="recall", pos_label=1),
         },
         refit="cert_recall@0.25",
         cv=2,
         n_jobs=2,
     ).fit(X, y)
-    assert np.all(np.isfinite(search.cv_results_["mean_test_cert_recall@0.25"]))
+    for name in ("recall", "cert@0.25", "cert_recall@0.25"):
+        assert np.all(np.isfinite(search.cv_results_[f"mean_test_{name}"]))
+    best = np.argmax(search.cv_results_["mean_test_cert_recall@0.25"])
+    assert search.best_index_ == best
     assert search.best_estimator_.predict(X[:5]).shape == (5,)
 
 
