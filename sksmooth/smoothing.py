@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
+from scipy import stats
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
@@ -28,12 +29,20 @@ from ._training import fit_estimator_under_noise, fit_net_under_noise
 from .certification import (
     CertificationResult,
     clopper_pearson_lower,
+    clopper_pearson_upper,
     gaussian_l2_radius,
+    geometric_schedule,
     top_two_binomial_pvalue,
 )
 from .certification._votes import count_votes, row_seeds
 
 __all__ = ["SmoothedClassifier", "certify"]
+
+# Samples at the first look of sequential certification; then doubling.
+SEQUENTIAL_N_MIN = 100
+# Adaptive mode stops a row once more samples could add less than this
+# fraction of sigma to its radius.
+ADAPTIVE_RADIUS_TOLERANCE = 0.05
 
 
 class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -382,8 +391,37 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     # -------------------------------------------------------------- certify
 
+    def _sequential_bound(self, X, candidate, radius, n_cap) -> tuple:
+        """Lower bounds of pA from doubling rounds, each row stopping when decided.
+
+        Returns the best lower bound over the looks each row took (all hold
+        at once with probability ``1 - alpha``) and the samples it used.
+        """
+        sizes = geometric_schedule(min(SEQUENTIAL_N_MIN, n_cap), n_cap)
+        level = self.alpha / len(sizes)
+        count_a = np.zeros(len(X), dtype=np.int64)
+        n_used = np.zeros(len(X), dtype=np.int64)
+        best_lower = np.zeros(len(X))
+        active = np.arange(len(X))
+        drawn = 0
+        for look, size in enumerate(sizes):
+            # Each round draws fresh samples from its own per-row stream.
+            counts = self._count_votes(X[active], f"estimate{look}", size - drawn)
+            drawn = size
+            count_a[active] += counts[np.arange(len(active)), candidate[active]]
+            n_used[active] = size
+            lower = clopper_pearson_lower(count_a[active], size, level)
+            upper = clopper_pearson_upper(count_a[active], size, level)
+            best_lower[active] = np.maximum(best_lower[active], lower)
+            active = active[
+                _unfinished(lower, upper, count_a[active], size, sigma=self.sigma, radius=radius)
+            ]
+            if active.size == 0:
+                break
+        return best_lower, n_used
+
     def certify(
-        self, X, y=None, *, n0=None, n=None, alpha=None, n_jobs=None
+        self, X, y=None, *, radius=None, n_max=None, n0=None, n=None, alpha=None, n_jobs=None
     ) -> CertificationResult:
         """Certify an L2 radius per row (Cohen et al.'s CERTIFY).
 
@@ -402,6 +440,19 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         y : array-like of shape (n_rows,), default=None
             True labels; when given, the result reports which rows are
             certified with the right label.
+        radius : float, default=None
+            Decision mode: only decide whether each row is certified at this
+            L2 radius. Estimation samples are drawn in doubling rounds (100,
+            200, 400, ... up to ``n``) and a row stops as soon as its answer
+            is decided; each round's bounds are taken at level
+            ``alpha / n_rounds`` so the guarantee still holds (union bound).
+            Rows far from the threshold stop after a few hundred samples.
+            A row is certified at ``radius`` when ``result.radius >= radius``.
+        n_max : int, default=None
+            Adaptive mode (when ``radius`` is None): the same rounds up to
+            ``n_max``, a row stopping once more samples could add less than
+            ``0.05 * sigma`` to its radius. ``result.n_samples`` reports the
+            samples each row used.
         n0, n, alpha, n_jobs : default=None
             Override the estimator's parameters of the same name for this
             call (e.g. a cheaper ``n`` inside a model search).
@@ -417,18 +468,28 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             overrides = {"n0": n0, "n": n, "alpha": alpha, "n_jobs": n_jobs}
             params = {k: v for k, v in overrides.items() if v is not None}
             # A shallow copy shares the fitted model and leaves self untouched.
-            return copy.copy(self).set_params(**params).certify(X, y)
+            return copy.copy(self).set_params(**params).certify(X, y, radius=radius, n_max=n_max)
         self._check_params()
         X = self._validated_rows(X)
         if y is not None:
             y = column_or_1d(y)
             check_consistent_length(X, y)
 
-        selection = self._count_votes(X, "select", self.n0)
-        candidate = selection.argmax(axis=1)
-        estimation = self._count_votes(X, "estimate", self.n)
-        count_a = estimation[np.arange(len(X)), candidate]
-        p_lower = clopper_pearson_lower(count_a, self.n, self.alpha)
+        if radius is not None:
+            check_scalar(radius, "radius", numbers.Real, min_val=0)
+        if n_max is not None:
+            check_scalar(n_max, "n_max", numbers.Integral, min_val=1)
+            if radius is not None:
+                raise ValueError("Give radius (decision mode) or n_max (adaptive mode), not both.")
+
+        candidate = self._count_votes(X, "select", self.n0).argmax(axis=1)
+        if radius is None and n_max is None:
+            estimation = self._count_votes(X, "estimate", self.n)
+            count_a = estimation[np.arange(len(X)), candidate]
+            p_lower = clopper_pearson_lower(count_a, self.n, self.alpha)
+            n_used = np.full(len(X), self.n)
+        else:
+            p_lower, n_used = self._sequential_bound(X, candidate, radius, n_max or self.n)
         abstained = p_lower <= 0.5
         label = self.classes_[candidate]
         correct = None
@@ -440,11 +501,24 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             radius=gaussian_l2_radius(p_lower, self.sigma),
             p_lower=p_lower,
             abstained=abstained,
-            n_samples=np.full(len(X), self.n),
+            n_samples=n_used,
             sigma=float(self.sigma),
             alpha=float(self.alpha),
             correct=correct,
         )
+
+
+def _unfinished(lower, upper, count_a, n_drawn, *, sigma, radius):
+    """Rows whose sequential certification should continue after this look."""
+    if radius is not None:
+        threshold = max(stats.norm.cdf(radius / sigma), 0.5)
+        certified = (lower >= threshold) & (lower > 0.5)
+        hopeless = upper < threshold
+        return ~(certified | hopeless)
+    # Adaptive: stop when even the point estimate would add little radius.
+    p_hat = np.minimum(count_a / n_drawn, 1 - 0.5 / n_drawn)
+    gain = sigma * (stats.norm.ppf(p_hat) - stats.norm.ppf(np.maximum(lower, 0.5)))
+    return (upper > 0.5) & (p_hat > 0.5) & (gain >= ADAPTIVE_RADIUS_TOLERANCE * sigma)
 
 
 def certify(estimator, X, y=None, **certify_params) -> CertificationResult:

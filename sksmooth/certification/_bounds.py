@@ -11,6 +11,7 @@ from scipy import stats
 
 __all__ = [
     "clopper_pearson_lower",
+    "clopper_pearson_upper",
     "gaussian_l2_radius",
     "top_two_binomial_pvalue",
 ]
@@ -52,6 +53,39 @@ def clopper_pearson_lower(
     safe_k = np.where(k > 0, k, 1.0)
     bound = stats.beta.ppf(alpha, safe_k, n - k + 1)
     return np.where(k > 0, bound, 0.0)
+
+
+def clopper_pearson_upper(
+    successes: np.ndarray | int, trials: np.ndarray | int, alpha: float
+) -> np.ndarray:
+    """One-sided (1 - alpha) Clopper-Pearson upper bound of a binomial proportion.
+
+    Guarantee: ``P(bound < p) <= alpha`` for every ``p``.
+
+    Parameters
+    ----------
+    successes : int or array-like of int
+        Number of successes, between 0 and ``trials``.
+    trials : int or array-like of int
+        Number of trials, at least 1.
+    alpha : float
+        Failure probability, in (0, 1).
+
+    Returns
+    -------
+    bound : ndarray of float
+        The ``1 - alpha`` quantile of ``Beta(successes + 1, trials - successes)``,
+        and 1 where ``successes == trials``.
+
+    Examples
+    --------
+    >>> from sksmooth.certification import clopper_pearson_upper
+    >>> float(clopper_pearson_upper(0, 100, alpha=0.001).round(4))
+    0.0667
+    """
+    k = np.asarray(successes, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    return 1.0 - clopper_pearson_lower(n - k, n, alpha)
 
 
 def top_two_binomial_pvalue(count_a: np.ndarray | int, count_b: np.ndarray | int) -> np.ndarray:
