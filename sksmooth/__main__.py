@@ -21,10 +21,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.command == "demo":
         from ._demo import run_demo
 
+        least = {"n_samples": 100, "n_certify": 1, "n": 1}
+        for name, minimum in least.items():
+            if getattr(args, name) < minimum:
+                parser.error(f"--{name.replace('_', '-')} must be at least {minimum}")
+        if not args.sigma > 0:
+            parser.error("--sigma must be positive")
         run_demo(
             n_samples=args.n_samples,
             n_certify=args.n_certify,

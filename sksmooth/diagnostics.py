@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, check_scalar
+from sklearn.utils.validation import check_consistent_length, column_or_1d
 
+from ._labels import label_indices
 from .attacks import EOT, PGD, RandomSearch, SmoothAdv
 from .attacks._constraints import parse_norm
 from .attacks._targets import model_input
@@ -204,8 +206,10 @@ def check_gradient_masking(
     check_scalar(large_eps, "large_eps", numbers.Real, min_val=eps)
     if isinstance(estimator, Pipeline):
         estimator, X = estimator[-1], estimator[:-1].transform(X)
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y)
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    y = column_or_1d(y)
+    check_consistent_length(X, y)
+    label_indices(estimator.classes_, y, what="y label")  # a type mismatch is not "all wrong"
 
     def predict(rows):
         return estimator.predict(model_input(estimator, rows))

@@ -216,6 +216,7 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         """
         self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float64)
+        X = np.ascontiguousarray(X)  # torch takes no negative strides (X[::-1])
         check_classification_targets(y)
         self.classes_, y_encoded = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -269,9 +270,15 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         if self.value_range is None:
             low, high = X.min(axis=0), X.max(axis=0)
         else:
-            low, high = (
-                np.broadcast_to(np.asarray(v, float), X.shape[1:]) for v in self.value_range
-            )
+            try:
+                low, high = (
+                    np.broadcast_to(np.asarray(v, float), X.shape[1:]) for v in self.value_range
+                )
+            except (TypeError, ValueError) as error:
+                raise ValueError(
+                    f"value_range must be (low, high), each a number or {X.shape[1]} values, "
+                    "one per feature."
+                ) from error
             if np.any(high < low) or not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
                 raise ValueError("value_range must be finite (low, high) with low <= high.")
         # A constant feature gets a unit range so it maps to level 0, not NaN.
@@ -343,7 +350,7 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         return self._pruned_logits(rows, generators)
 
     def _inference_logits(self, X) -> torch.Tensor:
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = np.ascontiguousarray(validate_data(self, X, reset=False, dtype=np.float64))
         rows = torch.tensor(X, dtype=torch.float32, device=self._device())
         module = self.estimator_.module_
         was_training = module.training

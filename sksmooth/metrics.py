@@ -11,8 +11,10 @@ to certify or attack, not only its predictions.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_scalar
 from sklearn.utils.validation import check_consistent_length, column_or_1d
@@ -34,15 +36,31 @@ __all__ = [
 ]
 
 
+def _check_radius(radius) -> None:
+    check_scalar(radius, "radius", numbers.Real, min_val=0)
+    if not np.isfinite(radius):
+        raise ValueError(f"radius must be finite, got {radius!r}.")
+
+
+def _label_kind(labels) -> str:
+    kind = np.asarray(labels).dtype.kind
+    return "numeric" if kind in "biuf" else "string" if kind in "US" else "object"
+
+
 def _certified_correct(y_true, result: CertificationResult, radius: float) -> tuple:
     """Rows certified with the true label at ``radius`` or more, and the checked labels."""
     if not isinstance(result, CertificationResult):
         raise TypeError(f"result must be a CertificationResult, got {type(result).__name__}.")
-    check_scalar(radius, "radius", numbers.Real, min_val=0)
+    _check_radius(radius)
     y_true = column_or_1d(y_true)
     check_consistent_length(y_true, result.label)
     if len(y_true) == 0:
         raise ValueError("Certified metrics of zero rows are undefined.")
+    if len(result) and _label_kind(y_true) != _label_kind(result.label):
+        raise ValueError(
+            f"y_true holds {_label_kind(y_true)} labels but the certificates hold "
+            f"{_label_kind(result.label)} labels: they cannot match."
+        )
     matches = np.asarray(result.label, dtype=object) == np.asarray(y_true, dtype=object)
     correct = ~result.abstained & matches.astype(bool) & (result.radius >= radius)
     return correct, y_true
@@ -182,7 +200,15 @@ def certified_recall(
     correct, y_true = _certified_correct(y_true, result, radius)
     positive = y_true == pos_label
     if not positive.any():
-        raise ValueError(f"pos_label={pos_label!r} does not occur in y_true.")
+        if not np.any(np.asarray(result.label, dtype=object) == pos_label):
+            raise ValueError(f"pos_label={pos_label!r} is not a label of y_true or the result.")
+        # As recall_score: no positive row in this split, so nothing recalled.
+        warnings.warn(
+            f"No row of y_true has pos_label={pos_label!r}; certified recall is set to 0.",
+            UndefinedMetricWarning,
+            stacklevel=2,
+        )
+        return 0.0
     return float(np.mean(correct[positive]))
 
 
@@ -332,13 +358,25 @@ def make_certified_scorer(
     >>> scores.shape
     (3,)
     """
-    check_scalar(radius, "radius", numbers.Real, min_val=0)
+    _check_radius(radius)
     if metric not in _CERTIFIED_METRICS:
         raise ValueError(f"metric must be one of {sorted(_CERTIFIED_METRICS)}, got {metric!r}.")
     unknown = set(certify_params) - {"n0", "n", "alpha", "n_jobs"}
     if unknown:
         raise TypeError(
             f"Unknown certify parameters {sorted(unknown)}; use n0, n, alpha or n_jobs."
+        )
+    for name in ("n0", "n"):
+        if name in certify_params:
+            check_scalar(certify_params[name], name, numbers.Integral, min_val=1)
+    if "alpha" in certify_params:
+        check_scalar(
+            certify_params["alpha"],
+            "alpha",
+            numbers.Real,
+            min_val=0,
+            max_val=1,
+            include_boundaries="neither",
         )
     return _CertifiedScorer(radius, metric, pos_label, certify_params)
 

@@ -25,6 +25,7 @@ from skorch import NeuralNet
 from torch import nn
 
 from ._adapters import make_voter, unwrap_frozen
+from ._labels import label_indices
 from ._training import fit_estimator_under_noise, fit_net_under_noise
 from .certification import (
     CertificationResult,
@@ -209,12 +210,13 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
-        if sample_weight is not None:
+        frozen = isinstance(self.estimator, FrozenEstimator)
+        if sample_weight is not None and not frozen:
             sample_weight = _checked_sample_weight(sample_weight, X, inner)
         seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max, size=3)
         init_seed, noise_seed, self._seed = (int(s) for s in seeds)
 
-        if isinstance(self.estimator, FrozenEstimator):
+        if frozen:
             self._set_frozen_classes(inner, X, y)
             self.estimator_ = self.estimator
         else:
@@ -233,6 +235,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                     noise_seed=noise_seed,
                 )
             else:
+                _seed_random_states(self.estimator_, init_seed)
                 fit_estimator_under_noise(
                     self.estimator_,
                     X,
@@ -256,6 +259,8 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             check_scalar(getattr(self, name), name, numbers.Integral, min_val=1)
         if self.n_jobs is not None:
             check_scalar(self.n_jobs, "n_jobs", numbers.Integral)
+            if self.n_jobs == 0:
+                raise ValueError("n_jobs == 0 has no meaning; use None, -1 or a positive count.")
 
     def _check_two_classes(self) -> None:
         if len(self.classes_) < 2:
@@ -385,6 +390,11 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         labels = self.classes_[counts.argmax(axis=1)]
         if self.abstain_label is None:
             return labels
+        if any(c == self.abstain_label for c in self.classes_.tolist()):
+            raise ValueError(
+                f"abstain_label={self.abstain_label!r} is one of the classes; choose a "
+                "label that cannot be confused with a prediction."
+            )
         top_two = np.sort(counts, axis=1)[:, -2:]
         abstain = top_two_binomial_pvalue(top_two[:, 1], top_two[:, 0]) > self.alpha
         return _with_abstentions(labels, abstain, self.abstain_label)
@@ -474,6 +484,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if y is not None:
             y = column_or_1d(y)
             check_consistent_length(X, y)
+            label_indices(self.classes_, y, what="y label")  # unseen labels are a mistake
 
         if radius is not None:
             check_scalar(radius, "radius", numbers.Real, min_val=0)
@@ -568,6 +579,23 @@ def certify(estimator, X, y=None, **certify_params) -> CertificationResult:
     return estimator.certify(X, y, **certify_params)
 
 
+def _seed_random_states(estimator, seed: int) -> None:
+    """Give every unseeded ``random_state`` of the (cloned) base estimator a seed.
+
+    So a fixed ``random_state`` makes a random forest or an MLP base as
+    reproducible as the noise; seeds the user set are kept.
+    """
+    rng = np.random.RandomState(seed)
+    params = {
+        name: int(rng.randint(np.iinfo(np.int32).max))
+        for name, value in sorted(estimator.get_params(deep=True).items())
+        if (name == "random_state" or name.endswith("__random_state"))
+        and (value is None or isinstance(value, np.random.RandomState))
+    }
+    if params:
+        estimator.set_params(**params)
+
+
 def _checked_sample_weight(sample_weight, X: np.ndarray, inner) -> np.ndarray:
     """Validate sample weights, and that the base estimator can use them."""
     weight = np.asarray(sample_weight, dtype=np.float64)
@@ -590,11 +618,16 @@ def _checked_sample_weight(sample_weight, X: np.ndarray, inner) -> np.ndarray:
 
 
 def _with_abstentions(labels: np.ndarray, abstain: np.ndarray, abstain_label) -> np.ndarray:
-    """Replace abstaining rows' labels, widening the dtype only when needed."""
-    try:
-        dtype = np.result_type(labels.dtype, np.asarray(abstain_label).dtype)
-    except TypeError:  # e.g. string classes with an integer abstain_label
-        dtype = object
-    out = labels.astype(dtype)
+    """Replace abstaining rows' labels, keeping every label's own type.
+
+    Numbers stay numbers and strings stay strings; a mix (string classes with
+    ``abstain_label=-1``, say) becomes an object array rather than strings.
+    """
+    marker = np.asarray(abstain_label)
+    numeric = "biuf"
+    same_kind = (labels.dtype.kind in numeric and marker.dtype.kind in numeric) or (
+        labels.dtype.kind == marker.dtype.kind == "U"
+    )
+    out = labels.astype(np.result_type(labels.dtype, marker.dtype) if same_kind else object)
     out[abstain] = abstain_label
     return out

@@ -75,3 +75,13 @@ def test_bad_arguments(undefended_net, tabular_task):
     with pytest.raises(ValueError, match="misclassifies every row"):
         wrong = 1 - undefended_net.predict(X_test.astype(np.float32))
         check_gradient_masking(undefended_net, X_test, wrong, EPS)
+
+
+def test_y_is_checked(undefended_net, tabular_task):
+    _, _, X_test, y_test = tabular_task
+    with pytest.raises(ValueError, match="y should be a 1d array|1d"):
+        check_gradient_masking(undefended_net, X_test, np.column_stack([y_test, y_test]), EPS)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        check_gradient_masking(undefended_net, X_test, y_test[:-1], EPS)
+    with pytest.raises(ValueError, match="is not one of the classes"):
+        check_gradient_masking(undefended_net, X_test, y_test.astype(str), EPS)

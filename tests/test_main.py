@@ -19,3 +19,12 @@ def test_demo_rejects_bad_options(capsys):
         main(["demo", "--n-samples", "many"])
     with pytest.raises(SystemExit):
         main([])
+
+
+@pytest.mark.parametrize(
+    "option, value", [("--n", "0"), ("--n-samples", "1"), ("--sigma", "0"), ("--n-certify", "0")]
+)
+def test_demo_rejects_out_of_range_options(option, value, capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", option, value])
+    assert "must be" in capsys.readouterr().err

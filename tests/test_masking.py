@@ -191,3 +191,20 @@ def test_pruning_needs_relu_layers(tabular_task):
     net = tiny_net().set_params(module=LinearOnly)
     with pytest.raises(ValueError, match="nn.ReLU"):
         GradientMaskedClassifier(net, method="stochastic").fit(X_train, y_train)
+
+
+def test_reversed_and_flipped_arrays_work(masked_models, tabular_task):
+    X_train, y_train, X_test, _ = tabular_task
+    model = masked_models["quantize"]
+    np.testing.assert_array_equal(model.predict(X_test[::-1]), model.predict(X_test)[::-1])
+    GradientMaskedClassifier(tiny_net(), method="distillation", temperature=5.0).fit(
+        X_train[::-1], y_train[::-1]
+    )
+
+
+def test_value_range_of_the_wrong_length_is_named(tabular_task):
+    X_train, y_train, _, _ = tabular_task
+    with pytest.raises(ValueError, match="value_range must be"):
+        GradientMaskedClassifier(tiny_net(), value_range=([0, 0, 0], [1, 1, 1])).fit(
+            X_train, y_train
+        )

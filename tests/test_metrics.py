@@ -225,3 +225,24 @@ def test_certify_gives_the_same_certificates_for_any_n_jobs(smoothed_pipe, data)
         np.testing.assert_array_equal(result.label, reference.label)
     # Overrides do not change the estimator.
     assert smoothed_pipe[-1].n_jobs is None and smoothed_pipe[-1].n == 500
+
+
+def test_metrics_reject_nan_radius_and_mismatched_label_types():
+    with pytest.raises(ValueError, match="finite"):
+        certified_accuracy(Y, RESULT, radius=float("nan"))
+    with pytest.raises(ValueError, match="string labels: they cannot match"):
+        certified_accuracy(np.zeros(5, dtype=int), RESULT)
+
+
+def test_certified_recall_of_a_split_without_positives_is_zero_with_a_warning():
+    from sklearn.exceptions import UndefinedMetricWarning
+
+    with pytest.warns(UndefinedMetricWarning, match="pos_label='b'"):
+        assert certified_recall(np.array(["a"] * 5), RESULT, pos_label="b") == 0.0
+
+
+def test_scorer_factory_checks_certify_parameters():
+    with pytest.raises(ValueError, match="n == 0|n=0|n must be"):
+        make_certified_scorer(0.25, n=0)
+    with pytest.raises(ValueError, match="alpha"):
+        make_certified_scorer(0.25, alpha=1.5)

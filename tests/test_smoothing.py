@@ -766,3 +766,50 @@ def test_bad_sample_weight_is_named(base, weight, message, data):
     sample_weight = {"negative": -np.ones(len(X)), "short": np.ones(3)}.get(weight, np.ones(len(X)))
     with pytest.raises(ValueError, match=message):
         SmoothedClassifier(base, **FAST).fit(X, y, sample_weight=sample_weight)
+
+
+def test_abstain_label_keeps_each_label_type(data):
+    X, y = data
+    clf = SmoothedClassifier(LogisticRegression(), **{**FAST, "n_samples": 30, "sigma": 2.0})
+    predicted = clf.set_params(abstain_label="abstain").fit(X, y).predict(X)
+    abstained = predicted == "abstain"
+    assert abstained.any() and not abstained.all()
+    # The other rows keep integer labels: they compare equal to y.
+    plain = clf.set_params(abstain_label=None).predict(X)
+    assert np.array_equal(predicted[~abstained].astype(int), plain[~abstained])
+    assert all(isinstance(label, int | np.integer) for label in predicted[~abstained])
+    strings = np.where(y == 1, "b", "a")
+    predicted = clf.set_params(abstain_label=-1).fit(X, strings).predict(X)
+    assert np.sum(predicted == -1) == abstained.sum()
+
+
+def test_abstain_label_equal_to_a_class_is_rejected(data):
+    X, y = data
+    clf = SmoothedClassifier(LogisticRegression(), abstain_label=0, **FAST).fit(X, y)
+    with pytest.raises(ValueError, match="is one of the classes"):
+        clf.predict(X)
+
+
+def test_random_state_seeds_a_random_base_estimator(data):
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = data
+    results = [
+        SmoothedClassifier(RandomForestClassifier(n_estimators=5), **FAST).fit(X, y).certify(X[:20])
+        for _ in range(2)
+    ]
+    np.testing.assert_array_equal(results[0].p_lower, results[1].p_lower)
+
+
+def test_certify_rejects_labels_that_are_not_classes(fitted, data):
+    X, y = data
+    with pytest.raises(ValueError, match="y label 7 is not one of the classes"):
+        fitted.certify(X[:5], np.full(5, 7))
+    with pytest.raises(ValueError, match="is not one of the classes"):
+        fitted.certify(X[:5], y[:5].astype(str))
+
+
+def test_frozen_estimator_ignores_sample_weight(data):
+    X, y = data
+    frozen = FrozenEstimator(LogisticRegression().fit(X, y))
+    SmoothedClassifier(frozen, **FAST).fit(X, y, sample_weight=np.ones(len(X)))

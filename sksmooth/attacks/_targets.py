@@ -121,6 +121,11 @@ def differentiable_target(estimator, *, n_noise_samples: int | None = None) -> D
                 "differentiable version) or with sksmooth.attacks.RandomSearch."
             )
         return _smoothed_target(estimator, n_noise_samples)
+    if n_noise_samples is not None:
+        raise TypeError(
+            f"SmoothAdv attacks a SmoothedClassifier, not {type(estimator).__name__}; use "
+            "PGD, BPDA or EOT on a differentiable model, or sksmooth.attacks.RandomSearch."
+        )
     if isinstance(estimator, GradientMaskedClassifier):
         module = estimator.estimator_.module_
 
