@@ -96,7 +96,9 @@ def test_pickle_round_trip_gives_identical_predictions(method, masked_models, ta
 def test_works_in_a_pipeline_and_clones(tabular_task):
     X_train, y_train, X_test, y_test = tabular_task
     pipe = make_pipeline(
-        StandardScaler(), GradientMaskedClassifier(tiny_net(), method="thermometer", levels=4)
+        StandardScaler(),
+        # A seed, and a learning rate at which 40 binary inputs train on every seed tried (0-5).
+        GradientMaskedClassifier(tiny_net(lr=0.01), method="thermometer", levels=4, random_state=0),
     )
     pipe.fit(X_train, y_train)
     assert pipe.score(X_test, y_test) > 0.7
