@@ -9,6 +9,7 @@ bounds) costs on top of the forward passes that any implementation must do.
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 
 import numpy as np
@@ -43,6 +44,13 @@ def bare_minimum(module, x: torch.Tensor, n: int, sigma: float, batch_size: int)
     return counts
 
 
+def clone_with_precision(fitted: SmoothedClassifier, precision: str) -> SmoothedClassifier:
+    """The same fitted model, run at another precision."""
+    other = copy.copy(fitted)
+    other.precision = precision
+    return other
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=5)
@@ -65,8 +73,10 @@ def main() -> None:
         random_state=0,
     ).fit(X, np.arange(args.rows) % 2)
 
-    minimum, ours = [], []
-    for row in X:  # interleave the two so machine noise hits both alike
+    reduced = clone_with_precision(clf, "bfloat16")
+
+    minimum, ours, ours_bf16 = [], [], []
+    for row in X:  # interleave the runs so machine noise hits all alike
         x = torch.tensor(row, dtype=torch.float32)
         start = time.perf_counter()
         bare_minimum(net.module_, x, 100 + args.n, 0.5, args.batch_size)
@@ -74,12 +84,18 @@ def main() -> None:
         start = time.perf_counter()
         clf.certify(row[None, :])
         ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        reduced.certify(row[None, :])
+        ours_bf16.append(time.perf_counter() - start)
 
     med_min, med_ours = np.median(minimum) * 1e3, np.median(ours) * 1e3
     print(f"rows={args.rows} n={args.n} batch={args.batch_size} threads={args.threads}")
     print(f"bare minimum        {med_min:8.1f} ms/row (median)")
     print(f"sksmooth certify    {med_ours:8.1f} ms/row (median)")
     print(f"ratio sksmooth/min  {med_ours / med_min:8.3f}")
+    med_bf16 = np.median(ours_bf16) * 1e3
+    print(f"sksmooth bfloat16   {med_bf16:8.1f} ms/row (median)")
+    print(f"speed-up bf16/fp32  {med_ours / med_bf16:8.3f}  (pays only with native bf16)")
 
 
 if __name__ == "__main__":

@@ -33,9 +33,10 @@ def unwrap_frozen(estimator):
 class TorchModuleVoter:
     """Argmax of a torch module's scores, computed on the module's device."""
 
-    def __init__(self, module: torch.nn.Module, n_classes: int):
+    def __init__(self, module: torch.nn.Module, n_classes: int, autocast_dtype=None):
         self.module = module
         self.n_classes = n_classes
+        self.autocast_dtype = autocast_dtype
         parameter = next(module.parameters(), None)
         self.device = parameter.device if parameter is not None else torch.device("cpu")
         self.dtype = (
@@ -50,7 +51,11 @@ class TorchModuleVoter:
         was_training = self.module.training
         self.module.eval()
         try:
-            yield
+            if self.autocast_dtype is None:
+                yield
+            else:  # reduced precision: the forward passes run under autocast
+                with torch.autocast(self.device.type, dtype=self.autocast_dtype):
+                    yield
         finally:
             self.module.train(was_training)
 
@@ -89,9 +94,24 @@ class EstimatorVoter:
         return torch.from_numpy(indices)
 
 
-def make_voter(estimator, classes: np.ndarray):
-    """Pick the fast torch path for fitted skorch nets, the generic one otherwise."""
+AUTOCAST_DTYPES = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def make_voter(estimator, classes: np.ndarray, precision: str = "float32"):
+    """Pick the fast torch path for fitted skorch nets, the generic one otherwise.
+
+    ``precision`` other than ``"float32"`` runs the net's forward passes
+    under autocast; it needs a skorch net, and float16 needs a CUDA device.
+    """
     inner = unwrap_frozen(estimator)
     if isinstance(inner, NeuralNet) and hasattr(inner, "module_"):
-        return TorchModuleVoter(inner.module_, len(classes))
+        voter = TorchModuleVoter(inner.module_, len(classes), AUTOCAST_DTYPES[precision])
+        if precision == "float16" and voter.device.type != "cuda":
+            raise ValueError('precision="float16" needs a CUDA device; use "bfloat16" on CPU.')
+        return voter
+    if precision != "float32":
+        raise ValueError(
+            f"precision={precision!r} applies to skorch nets only; "
+            f"{type(inner).__name__} runs in its own precision."
+        )
     return EstimatorVoter(estimator, classes)

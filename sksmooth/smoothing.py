@@ -91,6 +91,12 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds training noise, the net's initialisation and every Monte Carlo
         draw. Given an int, results are identical bit for bit across runs.
+    precision : {"float32", "bfloat16", "float16"}, default="float32"
+        Precision of the skorch net's forward passes under noise. Reduced
+        precision runs them under ``torch.autocast`` (bfloat16 on CPU or GPU,
+        float16 on GPU): faster, and the certificate is then exact for the
+        reduced-precision model, so that is the model that must serve the
+        predictions. Not available for other base estimators.
     n_jobs : int or None, default=None
         Parallel jobs (joblib) over shards of rows in :meth:`predict`,
         :meth:`predict_proba` and :meth:`certify`. Results are the same for
@@ -158,6 +164,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         n_noisy_copies=1,
         abstain_label=None,
         random_state=None,
+        precision="float32",
         n_jobs=None,
     ):
         self.estimator = estimator
@@ -170,6 +177,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.n_noisy_copies = n_noisy_copies
         self.abstain_label = abstain_label
         self.random_state = random_state
+        self.precision = precision
         self.n_jobs = n_jobs
 
     def __sklearn_tags__(self):
@@ -257,6 +265,10 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         )
         for name in ("n0", "n", "n_samples", "batch_size", "n_noisy_copies"):
             check_scalar(getattr(self, name), name, numbers.Integral, min_val=1)
+        if self.precision not in ("float32", "bfloat16", "float16"):
+            raise ValueError(
+                f'precision must be "float32", "bfloat16" or "float16", got {self.precision!r}.'
+            )
         if self.n_jobs is not None:
             check_scalar(self.n_jobs, "n_jobs", numbers.Integral)
             if self.n_jobs == 0:
@@ -304,7 +316,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         """Classify one noisy row now, so a mismatched base model fails in fit."""
         try:
             count_votes(
-                make_voter(self.estimator_, self.classes_),
+                make_voter(self.estimator_, self.classes_, self.precision),
                 X_one_row,
                 n_draws=1,
                 sigma=self.sigma,
@@ -323,7 +335,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         return np.ascontiguousarray(X)
 
     def _count_votes(self, X: np.ndarray, stream: str, n_draws: int, n_jobs=None) -> np.ndarray:
-        voter = make_voter(self.estimator_, self.classes_)
+        voter = make_voter(self.estimator_, self.classes_, self.precision)
         seeds = row_seeds(X, self._seed, stream)
         n_jobs = self.n_jobs if n_jobs is None else n_jobs
         n_shards = min(effective_n_jobs(n_jobs), len(X))

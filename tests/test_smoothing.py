@@ -813,3 +813,28 @@ def test_frozen_estimator_ignores_sample_weight(data):
     X, y = data
     frozen = FrozenEstimator(LogisticRegression().fit(X, y))
     SmoothedClassifier(frozen, **FAST).fit(X, y, sample_weight=np.ones(len(X)))
+
+
+def test_bfloat16_precision_keeps_labels_and_radii_close(data):
+    X, y = data
+    clf = SmoothedClassifier(tiny_net(max_epochs=5), **FAST).fit(X, y)
+    full = clf.certify(X[:30])
+    reduced = clf.set_params(precision="bfloat16").certify(X[:30])
+    assert np.mean(reduced.label == full.label) >= 0.9
+    same = reduced.label == full.label
+    np.testing.assert_allclose(reduced.radius[same], full.radius[same], atol=0.05)
+    np.testing.assert_array_equal(clf.certify(X[:30]).radius, reduced.radius)  # deterministic
+
+
+@pytest.mark.parametrize(
+    "base, precision, message",
+    [
+        (LogisticRegression(), "bfloat16", "skorch nets only"),
+        (tiny_net(max_epochs=2), "float16", "needs a CUDA device"),
+        (LogisticRegression(), "float64", "precision must be"),
+    ],
+)
+def test_unavailable_precision_is_named(base, precision, message, data):
+    X, y = data
+    with pytest.raises(ValueError, match=message):
+        SmoothedClassifier(base, precision=precision, **FAST).fit(X, y).predict(X[:2])
