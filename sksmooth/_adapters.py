@@ -22,12 +22,44 @@ from skorch import NeuralNet
 
 from ._labels import label_indices
 
-__all__ = ["make_voter", "unwrap_frozen"]
+__all__ = [
+    "evaluation_mode",
+    "make_voter",
+    "module_device_dtype",
+    "module_scores",
+    "unwrap_frozen",
+]
 
 
 def unwrap_frozen(estimator):
     """Return the estimator inside a :class:`~sklearn.frozen.FrozenEstimator`."""
     return estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
+
+
+def module_device_dtype(module: torch.nn.Module) -> tuple:
+    """Device and floating dtype of a module's parameters (CPU / float32 if it has none)."""
+    parameter = next(module.parameters(), None)
+    if parameter is None:
+        return torch.device("cpu"), torch.float32
+    dtype = parameter.dtype if parameter.is_floating_point() else torch.float32
+    return parameter.device, dtype
+
+
+def module_scores(module: torch.nn.Module, X: torch.Tensor) -> torch.Tensor:
+    """The module's per-class scores; skorch modules may return extras after them."""
+    scores = module(X)
+    return scores[0] if isinstance(scores, (tuple, list)) else scores
+
+
+@contextlib.contextmanager
+def evaluation_mode(module: torch.nn.Module):
+    """Evaluation mode (no dropout) for the duration; the previous mode is restored."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
 
 
 class TorchModuleVoter:
@@ -37,32 +69,20 @@ class TorchModuleVoter:
         self.module = module
         self.n_classes = n_classes
         self.autocast_dtype = autocast_dtype
-        parameter = next(module.parameters(), None)
-        self.device = parameter.device if parameter is not None else torch.device("cpu")
-        self.dtype = (
-            parameter.dtype
-            if parameter is not None and parameter.is_floating_point()
-            else torch.float32
-        )
+        self.device, self.dtype = module_device_dtype(module)
 
     @contextlib.contextmanager
     def prepared(self):
-        """Put the module in evaluation mode (no dropout), then restore its mode."""
-        was_training = self.module.training
-        self.module.eval()
-        try:
+        """Evaluation mode, and autocast when a reduced precision is asked for."""
+        with evaluation_mode(self.module):
             if self.autocast_dtype is None:
                 yield
-            else:  # reduced precision: the forward passes run under autocast
+            else:
                 with torch.autocast(self.device.type, dtype=self.autocast_dtype):
                     yield
-        finally:
-            self.module.train(was_training)
 
     def predict_indices(self, batch: torch.Tensor) -> torch.Tensor:
-        scores = self.module(batch)
-        if isinstance(scores, (tuple, list)):  # skorch modules may return extras
-            scores = scores[0]
+        scores = module_scores(self.module, batch)
         if scores.ndim != 2 or scores.shape[1] != self.n_classes:
             raise ValueError(
                 f"The net's module returned scores of shape {tuple(scores.shape)} for "

@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNetClassifier
 from torch import nn
 
+from ._adapters import evaluation_mode, module_device_dtype, module_scores
 from ._defences import ActivationPruning, GaussianInputNoise, Quantize, Thermometer
 from ._training import fit_net, fit_net_under_noise
 from .certification._votes import row_seeds
@@ -312,12 +313,10 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         return defence.to(device or self._device())
 
     def _device(self) -> torch.device:
-        parameter = next(self.estimator_.module_.parameters(), None)
-        return parameter.device if parameter is not None else torch.device("cpu")
+        return module_device_dtype(self.estimator_.module_)[0]
 
     def _module_logits(self, X: torch.Tensor) -> torch.Tensor:
-        scores = self.estimator_.module_(X)
-        return scores[0] if isinstance(scores, (tuple, list)) else scores
+        return module_scores(self.estimator_.module_, X)
 
     def _forward(self, X: torch.Tensor, *, bpda: bool = False, generator=None) -> torch.Tensor:
         """Logits of the defended net; differentiable (through BPDA if ``bpda``)."""
@@ -352,16 +351,10 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     def _inference_logits(self, X) -> torch.Tensor:
         X = np.ascontiguousarray(validate_data(self, X, reset=False, dtype=np.float64))
         rows = torch.tensor(X, dtype=torch.float32, device=self._device())
-        module = self.estimator_.module_
-        was_training = module.training
-        module.eval()
-        try:
-            with torch.inference_mode():
-                if self.method == "stochastic" and len(X):
-                    return self._stochastic_logits(X, rows).double()
-                return self._forward(rows).double()
-        finally:
-            module.train(was_training)
+        with evaluation_mode(self.estimator_.module_), torch.inference_mode():
+            if self.method == "stochastic" and len(X):
+                return self._stochastic_logits(X, rows).double()
+            return self._forward(rows).double()
 
     def predict_proba(self, X):
         """Class probabilities of the defended net (softmax at temperature 1).

@@ -7,7 +7,6 @@ Monte Carlo settings are small so that the whole file runs in seconds.
 import copy
 import pickle
 import re
-import time
 
 import joblib
 import numpy as np
@@ -702,15 +701,12 @@ def test_certify_batches_never_exceed_batch_size(n_rows, n, batch_size):
     X_test[:, 1] = np.arange(n_rows)  # distinct rows, all on the class 1 side
     clf.estimator_.reset_record()
 
-    start = time.perf_counter()
     result = clf.certify(X_test)
-    elapsed = time.perf_counter() - start
 
     assert clf.estimator_.max_batch_ <= batch_size
     assert clf.estimator_.n_predicted_ == n_rows * (n0 + n)
     np.testing.assert_array_equal(result.label, np.ones(n_rows, dtype=int))
     assert not result.abstained.any()
-    assert elapsed < 30  # about a second; guards against a per-sample Python loop
 
 
 def test_default_batch_size_gives_full_forward_passes():

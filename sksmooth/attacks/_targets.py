@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 
-from .._adapters import unwrap_frozen
+from .._adapters import evaluation_mode, module_device_dtype, module_scores, unwrap_frozen
 from ..masking import GradientMaskedClassifier
 from ..smoothing import SmoothedClassifier
 
@@ -45,20 +45,9 @@ def model_input(estimator, X: np.ndarray) -> np.ndarray:
     """Rows as ``estimator`` can take them: a bare skorch net needs its module's dtype."""
     net = unwrap_frozen(estimator)
     if isinstance(net, NeuralNet) and hasattr(net, "module_"):
-        _, dtype = _module_device_dtype(net.module_)
+        _, dtype = module_device_dtype(net.module_)
         return X.astype(torch.empty(0, dtype=dtype).numpy().dtype, copy=False)
     return X
-
-
-def _first(scores):
-    return scores[0] if isinstance(scores, (tuple, list)) else scores
-
-
-def _module_device_dtype(module: torch.nn.Module):
-    parameter = next(module.parameters(), None)
-    if parameter is None:
-        return torch.device("cpu"), torch.float32
-    return parameter.device, parameter.dtype
 
 
 class DifferentiableTarget:
@@ -69,7 +58,7 @@ class DifferentiableTarget:
         self.module = module
         self.classes = np.asarray(classes)
         self.stochastic = stochastic
-        self.device, self.dtype = _module_device_dtype(module)
+        self.device, self.dtype = module_device_dtype(module)
 
     def logits(self, X: torch.Tensor, *, bpda: bool = False, generator=None) -> torch.Tensor:
         """Float64 logits of float64 rows; the module runs in its own dtype."""
@@ -78,12 +67,8 @@ class DifferentiableTarget:
     @contextlib.contextmanager
     def evaluating(self):
         """Evaluation mode (no dropout) while attacking; the mode is restored after."""
-        was_training = self.module.training
-        self.module.eval()
-        try:
+        with evaluation_mode(self.module):
             yield self
-        finally:
-            self.module.train(was_training)
 
 
 def _smoothed_target(estimator: SmoothedClassifier, n_noise_samples: int) -> DifferentiableTarget:
@@ -100,7 +85,7 @@ def _smoothed_target(estimator: SmoothedClassifier, n_noise_samples: int) -> Dif
         noise = torch.randn(
             (n_noise_samples, *X.shape), generator=generator, dtype=X.dtype, device=X.device
         )
-        scores = _first(module((X.unsqueeze(0) + sigma * noise).flatten(0, 1)))
+        scores = module_scores(module, (X.unsqueeze(0) + sigma * noise).flatten(0, 1))
         probabilities = torch.softmax(scores, dim=1).view(n_noise_samples, len(X), -1)
         return torch.log(probabilities.mean(dim=0).clamp_min(1e-12))
 
@@ -142,7 +127,7 @@ def differentiable_target(estimator, *, n_noise_samples: int | None = None) -> D
         if classes is None:
             raise TypeError("The skorch net has no classes_; fit it with class labels.")
         return DifferentiableTarget(
-            lambda X, bpda, generator: _first(module(X)), module, classes, stochastic=False
+            lambda X, bpda, generator: module_scores(module, X), module, classes, stochastic=False
         )
     raise TypeError(
         f"{type(estimator).__name__} has no differentiable forward for a white-box "
