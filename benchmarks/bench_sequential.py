@@ -8,13 +8,17 @@ of decision-mode certification of many fresh ``make_fraud`` rows.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
 import numpy as np
 import torch
 
-from sksmooth import make_fraud
-from sksmooth._demo import make_fraud_pipeline
+sys.path.insert(0, os.path.dirname(__file__))
+from run import demo_model  # noqa: E402
+
+from sksmooth import make_fraud  # noqa: E402
 
 
 def main() -> None:
@@ -26,9 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    X, y = make_fraud(20_000, random_state=0)
-    model = make_fraud_pipeline(y.to_numpy(), sigma=0.25, n=100_000, random_state=0).fit(X, y)
-    preprocess, smoothed = model[:-1], model[-1]
+    preprocess, smoothed = demo_model(20_000)
 
     X_test, y_test = make_fraud(args.compare_rows, random_state=1)
     Z = preprocess.transform(X_test)

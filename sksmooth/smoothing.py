@@ -26,6 +26,7 @@ from torch import nn
 
 from ._adapters import make_voter, unwrap_frozen
 from ._labels import label_indices
+from ._progress import progress
 from ._training import fit_estimator_under_noise, fit_net_under_noise
 from .certification import (
     CertificationResult,
@@ -102,6 +103,9 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         :meth:`predict_proba` and :meth:`certify`. Results are the same for
         any value. Under ``joblib.parallel_backend("dask")`` the shards run
         on a Dask cluster.
+    verbose : int, default=0
+        Show a progress bar of the noisy samples classified when positive
+        (in a terminal or notebook only; silent when output is redirected).
 
     Attributes
     ----------
@@ -166,6 +170,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         random_state=None,
         precision="float32",
         n_jobs=None,
+        verbose=0,
     ):
         self.estimator = estimator
         self.sigma = sigma
@@ -179,6 +184,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.random_state = random_state
         self.precision = precision
         self.n_jobs = n_jobs
+        self.verbose = verbose
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -273,6 +279,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             check_scalar(self.n_jobs, "n_jobs", numbers.Integral)
             if self.n_jobs == 0:
                 raise ValueError("n_jobs == 0 has no meaning; use None, -1 or a positive count.")
+        check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
 
     def _check_two_classes(self) -> None:
         if len(self.classes_) < 2:
@@ -339,24 +346,40 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         seeds = row_seeds(X, self._seed, stream)
         n_jobs = self.n_jobs if n_jobs is None else n_jobs
         n_shards = min(effective_n_jobs(n_jobs), len(X))
-        if n_shards <= 1:
-            return count_votes(
-                voter, X, n_draws=n_draws, sigma=self.sigma, seeds=seeds, batch_size=self.batch_size
-            )
-        # Each row's noise depends only on its own seed, so shards change nothing but speed.
-        shards = np.array_split(np.arange(len(X)), n_shards)
-        counts = Parallel(n_jobs=n_jobs)(
-            delayed(count_votes)(
-                voter,
-                X[rows],
-                n_draws=n_draws,
-                sigma=self.sigma,
-                seeds=[seeds[i] for i in rows],
-                batch_size=self.batch_size,
-            )
-            for rows in shards
-        )
-        return np.concatenate(counts)
+        with progress(
+            total=len(X) * n_draws, desc=f"{stream} votes", unit="sample", verbose=self.verbose
+        ) as bar:
+            if n_shards <= 1:
+                return count_votes(
+                    voter,
+                    X,
+                    n_draws=n_draws,
+                    sigma=self.sigma,
+                    seeds=seeds,
+                    batch_size=self.batch_size,
+                    on_batch=bar.update,
+                )
+            # Each row's noise depends only on its own seed, so shards change nothing but speed.
+            shards = np.array_split(np.arange(len(X)), n_shards)
+            counts = []
+            for rows, shard_counts in zip(
+                shards,
+                Parallel(n_jobs=n_jobs, return_as="generator")(
+                    delayed(count_votes)(
+                        voter,
+                        X[rows],
+                        n_draws=n_draws,
+                        sigma=self.sigma,
+                        seeds=[seeds[i] for i in rows],
+                        batch_size=self.batch_size,
+                    )
+                    for rows in shards
+                ),
+                strict=True,
+            ):
+                counts.append(shard_counts)
+                bar.update(len(rows) * n_draws)
+            return np.concatenate(counts)
 
     # -------------------------------------------------------------- predict
 

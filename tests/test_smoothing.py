@@ -834,3 +834,59 @@ def test_unavailable_precision_is_named(base, precision, message, data):
     X, y = data
     with pytest.raises(ValueError, match=message):
         SmoothedClassifier(base, precision=precision, **FAST).fit(X, y).predict(X[:2])
+
+
+# ------------------------------------------------------------------ progress
+
+
+class RecordingBar:
+    """Stands in for a tqdm bar: records what it is told."""
+
+    made = []
+
+    def __init__(self, **kwargs):
+        self.kwargs, self.done = kwargs, 0
+        RecordingBar.made.append(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        self.done += n
+
+
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_progress_counts_every_noisy_sample(fitted, data, monkeypatch, n_jobs):
+    import sksmooth.smoothing
+
+    RecordingBar.made = []
+    monkeypatch.setattr(sksmooth.smoothing, "progress", RecordingBar)
+    X = data[0][:7]
+    clf = copy.copy(fitted).set_params(verbose=1, n_jobs=n_jobs)
+    clf.certify(X)
+    clf.predict(X)
+    assert [bar.kwargs["desc"] for bar in RecordingBar.made] == [
+        "select votes",
+        "estimate votes",
+        "predict votes",
+    ]
+    assert [bar.done for bar in RecordingBar.made] == [7 * 20, 7 * 500, 7 * 100]
+    assert [bar.kwargs["total"] for bar in RecordingBar.made] == [7 * 20, 7 * 500, 7 * 100]
+    assert all(bar.kwargs["verbose"] == 1 for bar in RecordingBar.made)
+
+
+def test_progress_is_silent_by_default_and_changes_no_result(fitted, data, capfd):
+    X = data[0][:5]
+    quiet = fitted.certify(X)
+    assert capfd.readouterr().err == ""
+    loud = copy.copy(fitted).set_params(verbose=1).certify(X)
+    assert_same_certificates(quiet, loud)
+
+
+@pytest.mark.parametrize("verbose", [-1, 0.5, "yes"])
+def test_bad_verbose_is_rejected(data, verbose):
+    with pytest.raises((ValueError, TypeError), match="verbose"):
+        SmoothedClassifier(LogisticRegression(), verbose=verbose, **FAST).fit(*data)

@@ -60,6 +60,7 @@ def count_votes(
     sigma: float,
     seeds: list[int],
     batch_size: int,
+    on_batch=None,
 ) -> np.ndarray:
     """Count the base classifier's votes for each class under Gaussian noise.
 
@@ -78,6 +79,9 @@ def count_votes(
         One generator seed per row, from :func:`row_seeds`.
     batch_size : int
         Noisy samples per forward pass; bounds the memory used.
+    on_batch : callable, default=None
+        Called with the number of samples just classified after each
+        forward pass (e.g. a progress bar's ``update``).
 
     Returns
     -------
@@ -103,6 +107,8 @@ def count_votes(
                 predicted = voter.predict_indices(noisy[start:stop])
                 flat_index = owner[start:stop] * n_classes + predicted
                 counts.index_add_(0, flat_index, ones[: stop - start])
+                if on_batch is not None:
+                    on_batch(stop - start)
 
         for row_index, seed in enumerate(seeds):
             generator = torch.Generator(device=device).manual_seed(seed)
@@ -113,8 +119,7 @@ def count_votes(
                     classify_filled()
                     filled = 0
                 piece = noisy[filled : filled + size]
-                torch.randn(piece.shape, generator=generator, out=piece)
-                piece.mul_(sigma).add_(rows[row_index])
+                piece.normal_(0.0, sigma, generator=generator).add_(rows[row_index])
                 owner[filled : filled + size] = row_index
                 filled += size
                 remaining -= size
