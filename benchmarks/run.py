@@ -171,6 +171,7 @@ def time_task(task: Task, threads: int, memory: bool, clock) -> pd.DataFrame:
     rows = task.rows()
     for impl in impls.values():  # warm up: first calls allocate and load kernels
         run_once(impl, task, rows[:1])
+    agreement = agreement_with_sksmooth(impls, task, rows[: task.repeats])
     times = {name: [] for name in impls}
     for repeat in range(task.repeats):
         # Interleave implementations so machine noise hits all alike.
@@ -190,11 +191,36 @@ def time_task(task: Task, threads: int, memory: bool, clock) -> pd.DataFrame:
             "evals/s": [task.evaluations_per_row() / t for t in per_row.values()],
             "x minimum": [t / per_row["bare minimum"] for t in per_row.values()],
             "sksmooth fp32 faster": [t / per_row["sksmooth fp32"] for t in per_row.values()],
+            "agrees": [agreement[name] for name in per_row],
         }
     )
     if memory:
         table["extra peak MiB"] = [extra_peak_mib(task, name) for name in per_row]
     return table
+
+
+def agreement_with_sksmooth(impls: dict, task: Task, rows: np.ndarray) -> dict:
+    """Share of rows where each implementation gives sksmooth fp32's answer.
+
+    Labels must match; certified radii (all draw different noise) must agree
+    within 0.05 * sigma. A check that every row of the table did the same job.
+    """
+    if task.method == "predict":
+        ours = impls["sksmooth fp32"].predict(rows)
+        return {
+            name: float(np.mean(np.asarray(impl.predict(rows)) == ours))
+            for name, impl in impls.items()
+        }
+    ours = [impls["sksmooth fp32"].certify(x) for x in rows]
+    agreement = {}
+    for name, impl in impls.items():
+        same = []
+        for x, (label, radius) in zip(rows, ours, strict=True):
+            other_label, other_radius = impl.certify(x)
+            close = np.isnan(other_radius) or abs(other_radius - radius) <= 0.05 * SIGMA
+            same.append(other_label == label and close)
+        agreement[name] = float(np.mean(same))
+    return agreement
 
 
 def _synchronize(device: str) -> None:

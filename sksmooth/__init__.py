@@ -2,6 +2,7 @@
 
 from .certification import CertificationResult
 from .datasets import make_fraud
+from .display import CertifiedAccuracyDisplay, RobustAccuracyDisplay
 from .masking import GradientMaskedClassifier
 from .smoothing import SmoothedClassifier, certify
 
@@ -9,7 +10,9 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "CertificationResult",
+    "CertifiedAccuracyDisplay",
     "GradientMaskedClassifier",
+    "RobustAccuracyDisplay",
     "SmoothedClassifier",
     "certify",
     "make_fraud",

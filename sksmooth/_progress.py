@@ -16,7 +16,7 @@ def progress(
 ) -> Any:
     """Wrap ``iterable`` in a tqdm progress bar when ``verbose`` asks for one.
 
-    With ``verbose`` false the bar is disabled outright. Otherwise tqdm decides:
+    With ``verbose`` false no bar is made at all. Otherwise tqdm decides:
     it shows in a terminal or a Jupyter notebook and stays silent when output
     goes to a file or a pipe (as under pytest), so logs stay clean.
 
@@ -35,8 +35,9 @@ def progress(
 
     Returns
     -------
-    tqdm.auto.tqdm
-        The bar; iterate over it, or call ``update`` and ``close``.
+    tqdm.auto.tqdm or silent stand-in
+        The bar; iterate over it, use it as a context manager, or call
+        ``update`` and ``close``.
 
     Examples
     --------
@@ -44,6 +45,8 @@ def progress(
     >>> sum(progress(range(3), desc="rows"))
     3
     """
+    if not verbose:
+        return _Silent(iterable)
     from tqdm.auto import tqdm
 
     return tqdm(
@@ -51,6 +54,28 @@ def progress(
         total=total,
         desc=desc,
         unit=unit,
-        disable=True if not verbose else None,
+        disable=None,
         leave=False,
     )
+
+
+class _Silent:
+    """What a disabled bar must offer, at no cost on hot paths."""
+
+    def __init__(self, iterable):
+        self.iterable = iterable
+
+    def __iter__(self):
+        return iter(self.iterable)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass

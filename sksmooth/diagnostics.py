@@ -6,6 +6,7 @@ al. (2019) and Athalye et al. (2018) and reports each with its numbers.
 
 from __future__ import annotations
 
+import html
 import numbers
 from dataclasses import dataclass, field
 
@@ -18,6 +19,7 @@ from ._labels import label_indices
 from .attacks import EOT, PGD, RandomSearch, SmoothAdv
 from .attacks._constraints import parse_norm
 from .attacks._targets import model_input
+from .certification._result import html_table
 from .masking import GradientMaskedClassifier
 from .smoothing import SmoothedClassifier
 
@@ -49,6 +51,9 @@ class MaskingCheck:
 @dataclass(frozen=True)
 class GradientMaskingReport:
     """Result of :func:`check_gradient_masking`.
+
+    Prints as one line per check with its verdict; in a notebook it shows as
+    a table. :meth:`summary` gives every number as a data frame.
 
     Parameters
     ----------
@@ -105,6 +110,49 @@ class GradientMaskingReport:
                 "values": [_format_values(c.values) for c in self.checks],
                 "passed": [c.passed for c in self.checks],
             }
+        )
+
+    def summary(self):
+        """The numbers of every check, one row per number, for filtering and plotting.
+
+        Returns
+        -------
+        summary : pandas.DataFrame
+            Columns ``check``, ``quantity`` (e.g. ``"iterative"``), ``value``
+            (a float) and ``passed`` (the check's outcome).
+
+        Examples
+        --------
+        >>> from sksmooth.diagnostics import GradientMaskingReport, MaskingCheck
+        >>> report = GradientMaskingReport(
+        ...     [MaskingCheck("iterative vs single-step", "single-step <= iterative",
+        ...                   {"single_step": 0.5, "iterative": 0.25}, False)],
+        ...     eps=0.25, norm="inf", n_rows=100)
+        >>> report.summary()
+                              check     quantity  value  passed
+        0  iterative vs single-step  single_step   0.50   False
+        1  iterative vs single-step    iterative   0.25   False
+        """
+        import pandas as pd
+
+        rows = [
+            (check.name, quantity, float(value), check.passed)
+            for check in self.checks
+            for quantity, value in check.values.items()
+        ]
+        return pd.DataFrame(rows, columns=["check", "quantity", "value", "passed"])
+
+    def _repr_html_(self) -> str:
+        frame = self.to_frame().set_index("check")
+        frame["passed"] = frame["passed"].map({True: "pass", False: "FAIL"})
+        title = (
+            f"<strong>{type(self).__name__}</strong>: eps={self.eps:g}, "
+            f"norm={html.escape(str(self.norm))}, {self.n_rows} rows attacked"
+        )
+        return (
+            f"<div><p>{title}</p>"
+            f"{html_table(frame, max_rows=max(len(frame), 1))}"
+            f"<p><strong>verdict:</strong> {html.escape(self.verdict)}</p></div>"
         )
 
     def __repr__(self) -> str:

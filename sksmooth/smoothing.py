@@ -551,6 +551,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             sigma=float(self.sigma),
             alpha=float(self.alpha),
             correct=correct,
+            y_true=y,
         )
 
 

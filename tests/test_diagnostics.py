@@ -85,3 +85,50 @@ def test_y_is_checked(undefended_net, tabular_task):
         check_gradient_masking(undefended_net, X_test, y_test[:-1], EPS)
     with pytest.raises(ValueError, match="is not one of the classes"):
         check_gradient_masking(undefended_net, X_test, y_test.astype(str), EPS)
+
+
+def hand_made_report():
+    from sksmooth.diagnostics import MaskingCheck
+
+    return GradientMaskingReport(
+        [
+            MaskingCheck(
+                "iterative vs single-step",
+                "single-step <= iterative",
+                {"single_step": 0.5, "iterative": 0.25},
+                False,
+            ),
+            MaskingCheck("unbounded <attack>", "success & more", {"large_eps_success": 1.0}),
+        ],
+        eps=0.25,
+        norm="inf",
+        n_rows=40,
+    )
+
+
+def test_report_summary_holds_every_number():
+    summary = hand_made_report().summary()
+    assert summary.columns.tolist() == ["check", "quantity", "value", "passed"]
+    assert summary.to_dict("records") == [
+        {"check": "iterative vs single-step", "quantity": "single_step", "value": 0.5,
+         "passed": False},
+        {"check": "iterative vs single-step", "quantity": "iterative", "value": 0.25,
+         "passed": False},
+        {"check": "unbounded <attack>", "quantity": "large_eps_success", "value": 1.0,
+         "passed": True},
+    ]  # fmt: skip
+
+
+def test_report_html_is_an_escaped_table():
+    markup = hand_made_report()._repr_html_()
+    assert markup.count("<table") == 1
+    assert "unbounded &lt;attack&gt;" in markup and "<attack>" not in markup
+    assert "success &amp; more" in markup
+    # Each check's row: name, expectation, numbers, outcome.
+    assert (
+        "<tr><th>iterative vs single-step</th><td>single-step &lt;= iterative</td>"
+        "<td>single_step=0.500, iterative=0.250</td><td>FAIL</td></tr>"
+    ) in markup
+    assert "<td>large_eps_success=1.000</td><td>pass</td>" in markup
+    assert "eps=0.25" in markup and "40 rows" in markup
+    assert "gradient masking suspected" in markup

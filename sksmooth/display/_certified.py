@@ -1,0 +1,293 @@
+"""Certified accuracy against L2 radius, as in Cohen et al. (2019)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from sklearn.utils.validation import column_or_1d
+
+from ..certification import CertificationResult
+from ..smoothing import certify
+from ._common import (
+    ACCURACY_LIMITS,
+    check_accuracies,
+    check_grid,
+    curve_names,
+    draw,
+    new_or_given_axes,
+)
+
+__all__ = ["CertifiedAccuracyDisplay"]
+
+
+class CertifiedAccuracyDisplay:
+    """Certified accuracy against L2 radius (Cohen et al., 2019).
+
+    The certified accuracy at radius ``r`` is the fraction of rows certified
+    with their true label at radius ``r`` or more: a step curve falling from
+    the accuracy of the certified predictions at ``r = 0``. Build it with
+    :meth:`from_estimator` or :meth:`from_result`; passing ``ax=`` of an
+    earlier plot adds a curve (e.g. one per ``sigma``) and a legend entry.
+
+    Parameters
+    ----------
+    radii : array-like of shape (n_radii,)
+        Strictly increasing L2 radii, at least 0.
+    certified_accuracy : array-like of shape (n_radii,) or (n_curves, n_radii)
+        Certified accuracy at each radius; one row per curve.
+    name : str or list of str, default=None
+        Legend label, one per curve; None adds no legend entry.
+
+    Attributes
+    ----------
+    line_ : matplotlib Line2D or list of Line2D
+        The curve, or the list of curves when there are several.
+    lines_ : list of matplotlib Line2D
+        Every curve drawn by the last :meth:`plot`.
+    ax_ : matplotlib Axes
+        Axes holding the curves.
+    figure_ : matplotlib Figure
+        Figure holding the axes.
+
+    See Also
+    --------
+    RobustAccuracyDisplay : Accuracy under attack against budget.
+    sksmooth.metrics.certified_accuracy : Certified accuracy at one radius.
+
+    References
+    ----------
+    .. [1] J. Cohen, E. Rosenfeld and J. Z. Kolter, "Certified Adversarial
+       Robustness via Randomized Smoothing", ICML 2019.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from sksmooth import CertifiedAccuracyDisplay
+    >>> display = CertifiedAccuracyDisplay(
+    ...     radii=[0.0, 0.2, 0.5], certified_accuracy=[0.8, 0.6, 0.1], name="sigma=0.25")
+    >>> display = display.plot()
+    >>> display.ax_.get_xlabel()
+    'L2 radius'
+    >>> plt.close(display.figure_)
+    """
+
+    def __init__(self, *, radii, certified_accuracy, name=None):
+        self.radii = radii
+        self.certified_accuracy = certified_accuracy
+        self.name = name
+
+    def plot(self, ax=None, *, name=None, **kwargs) -> CertifiedAccuracyDisplay:
+        """Draw the curves, as steps: each value holds up to its radius.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes to draw on; None makes a new figure. An axes from an earlier
+            plot gets one more curve and legend entry.
+        name : str or list of str, default=None
+            Legend labels, one per curve; None takes ``self.name``.
+        **kwargs : dict
+            Passed to :meth:`matplotlib.axes.Axes.plot` for every curve
+            (``color``, ``linestyle``...).
+
+        Returns
+        -------
+        display : CertifiedAccuracyDisplay
+            This display, with ``ax_``, ``figure_``, ``line_`` and ``lines_`` set.
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt
+        >>> from sksmooth import CertifiedAccuracyDisplay
+        >>> display = CertifiedAccuracyDisplay(
+        ...     radii=[0.0, 0.5], certified_accuracy=[[0.9, 0.4], [0.7, 0.2]],
+        ...     name=["class 0", "class 1"]).plot(color="black")
+        >>> len(display.lines_)
+        2
+        >>> plt.close(display.figure_)
+        """
+        radii = check_grid(self.radii, "radii")
+        curves = check_accuracies(self.certified_accuracy, radii.size, "certified_accuracy")
+        names = curve_names(self.name if name is None else name, len(curves))
+        ax = new_or_given_axes(ax)
+        # The curve is left-continuous: a row certified at r still counts at r.
+        lines = draw(ax, radii, curves, names, {"drawstyle": "steps-pre", **kwargs})
+        ax.set(xlabel="L2 radius", ylabel="certified accuracy", ylim=ACCURACY_LIMITS)
+        ax.autoscale(axis="x")  # take in every curve on the axes, then start at 0
+        ax.set_xlim(left=0)
+        self.ax_, self.figure_, self.lines_ = ax, ax.figure, lines
+        self.line_ = lines[0] if len(lines) == 1 else lines
+        return self
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        X,
+        y,
+        *,
+        radii=None,
+        per_class: bool = False,
+        name=None,
+        ax=None,
+        curve_kwargs: dict | None = None,
+        **certify_params,
+    ) -> CertifiedAccuracyDisplay:
+        """Certify ``X`` and plot the certified accuracy curve.
+
+        Parameters
+        ----------
+        estimator : SmoothedClassifier or Pipeline
+            Fitted; a pipeline's last step must be a
+            :class:`~sksmooth.SmoothedClassifier`, and radii are then in the
+            input space of that step.
+        X : array-like of shape (n_rows, n_features)
+            Rows to certify.
+        y : array-like of shape (n_rows,)
+            True labels.
+        radii : array-like of float, default=None
+            Strictly increasing radii at which to evaluate the curve; None
+            takes 0, every certified radius and the next float after the
+            largest (where the curve drops to 0): the exact curve.
+        per_class : bool, default=False
+            Draw one curve per true class (each class's certified recall).
+        name : str, default=None
+            Legend label; None takes ``"sigma=<sigma>"``. Per class, the
+            class is appended.
+        ax : matplotlib Axes, default=None
+            Axes to draw on; None makes a new figure.
+        curve_kwargs : dict, default=None
+            Passed to :meth:`plot` (line style).
+        **certify_params : dict
+            ``n0``, ``n``, ``alpha`` or ``n_jobs`` overrides for
+            :func:`sksmooth.certify`.
+
+        Returns
+        -------
+        display : CertifiedAccuracyDisplay
+            The plotted display.
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from sksmooth import CertifiedAccuracyDisplay, SmoothedClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = SmoothedClassifier(LogisticRegression(max_iter=500), sigma=0.5,
+        ...                          random_state=0).fit(X, y)
+        >>> display = CertifiedAccuracyDisplay.from_estimator(clf, X[::5], y[::5], n=500)
+        >>> display.line_.get_label()
+        'sigma=0.5'
+        >>> plt.close(display.figure_)
+        """
+        if y is None:
+            raise ValueError("CertifiedAccuracyDisplay needs the true labels y.")
+        result = certify(estimator, X, y, **certify_params)
+        return cls.from_result(
+            result,
+            y_true=column_or_1d(y),
+            radii=radii,
+            per_class=per_class,
+            name=name,
+            ax=ax,
+            curve_kwargs=curve_kwargs,
+        )
+
+    @classmethod
+    def from_result(
+        cls,
+        result: CertificationResult,
+        *,
+        y_true=None,
+        radii=None,
+        per_class: bool = False,
+        name=None,
+        ax=None,
+        curve_kwargs: dict | None = None,
+    ) -> CertifiedAccuracyDisplay:
+        """Plot the certified accuracy curve of certificates already computed.
+
+        Parameters
+        ----------
+        result : CertificationResult
+            Certificates computed with the true labels (``certify(X, y)``).
+        y_true : array-like of shape (n_rows,), default=None
+            The true labels, when ``result`` does not hold them (needed for
+            ``per_class``); they must agree with ``result.correct``.
+        radii : array-like of float, default=None
+            Strictly increasing radii at which to evaluate the curve; None
+            takes 0, every certified radius and the next float after the
+            largest (where the curve drops to 0): the exact curve.
+        per_class : bool, default=False
+            Draw one curve per true class (each class's certified recall).
+        name : str, default=None
+            Legend label; None takes ``"sigma=<sigma>"``. Per class, the
+            class is appended.
+        ax : matplotlib Axes, default=None
+            Axes to draw on; None makes a new figure.
+        curve_kwargs : dict, default=None
+            Passed to :meth:`plot` (line style).
+
+        Returns
+        -------
+        display : CertifiedAccuracyDisplay
+            The plotted display.
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt
+        >>> import numpy as np
+        >>> from sksmooth import CertifiedAccuracyDisplay
+        >>> from sksmooth.certification import CertificationResult
+        >>> result = CertificationResult(
+        ...     label=np.array([0, 1, 1]), radius=np.array([0.5, 0.2, 0.0]),
+        ...     p_lower=np.array([0.9, 0.8, 0.4]), abstained=np.array([False, False, True]),
+        ...     n_samples=np.full(3, 1000), sigma=0.25, alpha=0.001,
+        ...     y_true=np.array([0, 1, 1]))
+        >>> display = CertifiedAccuracyDisplay.from_result(result, per_class=True)
+        >>> [line.get_label() for line in display.lines_]
+        ['sigma=0.25, class 0', 'sigma=0.25, class 1']
+        >>> display.certified_accuracy.round(2)
+        array([[1. , 1. , 1. , 0. ],
+               [0.5, 0.5, 0. , 0. ]])
+        >>> plt.close(display.figure_)
+        """
+        if not isinstance(result, CertificationResult):
+            raise TypeError(f"result must be a CertificationResult, got {type(result).__name__}.")
+        if y_true is not None:
+            result = replace(result, y_true=column_or_1d(y_true))
+        if result.correct is None:
+            raise ValueError(
+                "The certified accuracy needs the true labels: certify with y, or pass y_true."
+            )
+        if len(result) == 0:
+            raise ValueError("The certified accuracy of an empty result is undefined.")
+        correct = np.asarray(result.correct, dtype=bool)
+        radius = np.asarray(result.radius, dtype=float)
+        if radii is None:
+            radii = np.unique(np.concatenate([[0.0], radius[correct]]))
+            # The next float after the largest radius, where every curve is 0: the
+            # curve ends with its drop, as in Cohen et al.'s figures.
+            radii = np.append(radii, np.nextafter(radii[-1], np.inf))
+        radii = check_grid(radii, "radii")
+        name = f"sigma={result.sigma:g}" if name is None else name
+        if per_class:
+            if result.y_true is None:
+                raise ValueError("per_class=True needs the true labels: pass y_true.")
+            classes = np.unique(result.y_true)
+            curves = np.array([_curve(correct, radius, radii, result.y_true == c) for c in classes])
+            names = [f"{name}, class {c}" for c in classes.tolist()]
+        else:
+            curves = _curve(correct, radius, radii, np.ones(len(result), dtype=bool))
+            names = name
+        display = cls(radii=radii, certified_accuracy=curves, name=names)
+        return display.plot(ax=ax, **(curve_kwargs or {}))
+
+
+def _curve(correct, radius, radii, rows) -> np.ndarray:
+    """Share of ``rows`` certified correctly at each of ``radii`` or more."""
+    certified = np.sort(radius[correct & rows])
+    at_least = certified.size - np.searchsorted(certified, radii, side="left")
+    return at_least / np.count_nonzero(rows)
