@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.frozen import FrozenEstimator
 from skorch import NeuralNet
@@ -103,13 +104,18 @@ class EstimatorVoter:
         self.estimator = estimator
         self.classes = classes
         self.n_classes = len(classes)
+        # A model fitted on a DataFrame expects its column names back.
+        self.feature_names = getattr(unwrap_frozen(estimator), "feature_names_in_", None)
 
     @contextlib.contextmanager
     def prepared(self):
         yield
 
     def predict_indices(self, batch: torch.Tensor) -> torch.Tensor:
-        labels = self.estimator.predict(batch.numpy())
+        rows = batch.numpy()
+        if self.feature_names is not None:
+            rows = pd.DataFrame(rows, columns=self.feature_names, copy=False)
+        labels = self.estimator.predict(rows)
         indices = label_indices(self.classes, labels, what="The base estimator predicted")
         return torch.from_numpy(indices)
 

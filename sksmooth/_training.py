@@ -18,13 +18,18 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
-__all__ = ["fit_net", "fit_net_under_noise", "fit_estimator_under_noise"]
+__all__ = ["check_representable", "fit_net", "fit_net_under_noise", "fit_estimator_under_noise"]
 
 NOISE_CALLBACK_NAME = "sksmooth_gaussian_noise"
 
 
 class GaussianNoiseCallback(Callback):
     """Add ``N(0, sigma^2)`` noise in place to the inputs of each training batch.
+
+    Pickles without its torch generators, which are tied to a device (a CUDA
+    generator cannot be unpickled where there is no CUDA): it keeps their
+    states instead, and a generator made again on the same device resumes
+    from its saved state.
 
     Parameters
     ----------
@@ -40,7 +45,28 @@ class GaussianNoiseCallback(Callback):
 
     def initialize(self):
         self.generators_ = {}
+        self.generator_states_ = {}
         return self
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if "generators_" in state:
+            # get_state() is a CPU tensor for every device, so it loads anywhere.
+            saved = dict(state.get("generator_states_", {}))
+            saved.update({str(device): g.get_state() for device, g in state["generators_"].items()})
+            state["generators_"] = {}
+            state["generator_states_"] = saved
+        return state
+
+    def _generator(self, device: torch.device) -> torch.Generator:
+        generator = self.generators_.get(device)
+        if generator is None:
+            generator = torch.Generator(device=device).manual_seed(self.seed)
+            saved = getattr(self, "generator_states_", {}).pop(str(device), None)
+            if saved is not None:
+                generator.set_state(saved)
+            self.generators_[device] = generator
+        return generator
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         if not training:
@@ -51,15 +77,32 @@ class GaussianNoiseCallback(Callback):
                 "Training a skorch net under noise needs each batch's inputs to be a "
                 f"floating point tensor; got {type(inputs).__name__}."
             )
-        generator = self.generators_.get(inputs.device)
-        if generator is None:
-            generator = torch.Generator(device=inputs.device).manual_seed(self.seed)
-            self.generators_[inputs.device] = generator
         noise = torch.randn(
-            inputs.shape, generator=generator, dtype=inputs.dtype, device=inputs.device
+            inputs.shape,
+            generator=self._generator(inputs.device),
+            dtype=inputs.dtype,
+            device=inputs.device,
         )
         # The collated batch is a fresh tensor, so adding in place touches no user data.
         inputs.add_(noise, alpha=self.sigma)
+
+
+def check_representable(X: np.ndarray, dtype: torch.dtype = torch.float32) -> None:
+    """Raise a ValueError if values of ``X`` (finite float64) overflow ``dtype``.
+
+    Nets compute in float32: a larger value would become an infinity, then
+    NaN scores, and a silently wrong prediction.
+    """
+    if X.size == 0:
+        return
+    largest = max(float(np.max(X)), -float(np.min(X)))
+    limit = torch.finfo(dtype).max
+    if largest > limit:
+        raise ValueError(
+            f"X holds a value of magnitude {largest:.3g}, beyond the range of the net's "
+            f"precision ({str(dtype).removeprefix('torch.')}, at most {limit:.3g}); "
+            "rescale the features, e.g. with a StandardScaler."
+        )
 
 
 def _module_size_params(net: NeuralNet, n_features: int, n_classes: int) -> dict:
@@ -117,6 +160,7 @@ def fit_net(net: NeuralNet, X: np.ndarray, y, *, n_classes: int, seed: int) -> N
     ``X`` is cast to float32; integer labels to int64 and soft labels (a 2-D
     array of class probabilities) to float32, as torch losses expect.
     """
+    check_representable(X)
     net.set_params(**_module_size_params(net, X.shape[1], n_classes))
     y = np.asarray(y)
     y = y.astype(np.float32) if y.ndim == 2 else y.astype(np.int64)

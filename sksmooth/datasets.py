@@ -87,6 +87,8 @@ def make_fraud(
     check_scalar(
         fraud_rate, "fraud_rate", numbers.Real, min_val=0, max_val=1, include_boundaries="neither"
     )
+    if np.isnan(fraud_rate):  # NaN passes every comparison check_scalar makes
+        raise ValueError("fraud_rate must be a number in (0, 1), got nan.")
     rng = check_random_state(random_state)
     n_fraud = int(np.clip(round(n_samples * fraud_rate), 1, n_samples - 1))
     parts = [_draw_class(rng, n_samples - n_fraud, 0), _draw_class(rng, n_fraud, 1)]

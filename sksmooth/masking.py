@@ -22,7 +22,7 @@ from torch import nn
 
 from ._adapters import evaluation_mode, module_device_dtype, module_scores
 from ._defences import ActivationPruning, GaussianInputNoise, Quantize, Thermometer
-from ._training import fit_net, fit_net_under_noise
+from ._training import check_representable, fit_net, fit_net_under_noise
 from .certification._votes import row_seeds
 
 __all__ = ["GradientMaskedClassifier", "TemperatureCrossEntropy"]
@@ -218,6 +218,7 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float64)
         X = np.ascontiguousarray(X)  # torch takes no negative strides (X[::-1])
+        check_representable(X)
         check_classification_targets(y)
         self.classes_, y_encoded = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -284,6 +285,12 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
                 raise ValueError("value_range must be finite (low, high) with low <= high.")
         # A constant feature gets a unit range so it maps to level 0, not NaN.
         self.low_, self.high_ = low.copy(), np.where(high > low, high, low + 1.0)
+        # The defence computes in float32: its bounds and span must not overflow there.
+        if np.max(self.high_ - self.low_) > np.finfo(np.float32).max:
+            raise ValueError(
+                "The value range of some feature spans more than float32, the precision of "
+                "the defence, can hold; rescale the features, e.g. with a StandardScaler."
+            )
 
     def _distil(self, X, y_encoded, n_classes, seed):
         at_temperature = {
@@ -350,6 +357,7 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
 
     def _inference_logits(self, X) -> torch.Tensor:
         X = np.ascontiguousarray(validate_data(self, X, reset=False, dtype=np.float64))
+        check_representable(X)
         rows = torch.tensor(X, dtype=torch.float32, device=self._device())
         with evaluation_mode(self.estimator_.module_), torch.inference_mode():
             if self.method == "stochastic" and len(X):

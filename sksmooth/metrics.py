@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_scalar
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from .attacks import Attack
@@ -43,7 +44,16 @@ def _check_radius(radius) -> None:
 
 
 def _label_kind(labels) -> str:
-    kind = np.asarray(labels).dtype.kind
+    """``"numeric"``, ``"string"`` or ``"object"``; object arrays are judged by their items,
+    so a pandas column of strings matches labels held as a numpy string array."""
+    labels = np.asarray(labels)
+    kind = labels.dtype.kind
+    if kind == "O" and labels.size:
+        items = labels.ravel().tolist()
+        if all(isinstance(item, str) for item in items):
+            return "string"
+        if all(isinstance(item, numbers.Number) for item in items):
+            return "numeric"
     return "numeric" if kind in "biuf" else "string" if kind in "US" else "object"
 
 
@@ -56,6 +66,11 @@ def _certified_correct(y_true, result: CertificationResult, radius: float) -> tu
     check_consistent_length(y_true, result.label)
     if len(y_true) == 0:
         raise ValueError("Certified metrics of zero rows are undefined.")
+    # As scikit-learn's classifiers: NaN, continuous or mixed-type labels are an error.
+    try:
+        check_classification_targets(y_true)
+    except TypeError as error:  # scikit-learn's own message only says "'<' not supported"
+        raise TypeError(f"y_true mixes label types that cannot be compared: {error}") from error
     if len(result) and _label_kind(y_true) != _label_kind(result.label):
         raise ValueError(
             f"y_true holds {_label_kind(y_true)} labels but the certificates hold "
@@ -178,7 +193,10 @@ def certified_recall(
     radius : float, default=0.0
         Radius to certify, at least 0.
     pos_label : object, default=1
-        The class of interest; it must occur in ``y_true``.
+        The class of interest, a label of ``y_true`` or of ``result``. When no
+        row of ``y_true`` has it, the recall is 0 with an
+        :class:`~sklearn.exceptions.UndefinedMetricWarning`, as in
+        :func:`~sklearn.metrics.recall_score`.
 
     Returns
     -------
@@ -197,16 +215,27 @@ def certified_recall(
     >>> certified_recall([1, 1, 0], result, radius=0.25)
     0.5
     """
+    return _certified_recall(y_true, result, radius, pos_label, classes=None)
+
+
+def _certified_recall(y_true, result, radius, pos_label, classes) -> float:
+    """Certified recall; ``pos_label`` must be one of ``classes`` (the model's), or when
+    they are unknown (None), a label of ``y_true`` or of the result."""
     correct, y_true = _certified_correct(y_true, result, radius)
     positive = y_true == pos_label
     if not positive.any():
-        if not np.any(np.asarray(result.label, dtype=object) == pos_label):
-            raise ValueError(f"pos_label={pos_label!r} is not a label of y_true or the result.")
+        if classes is None:
+            known = np.any(np.asarray(result.label, dtype=object) == pos_label)
+        else:
+            known = any(c == pos_label for c in np.asarray(classes).tolist())
+        if not known:
+            where = "y_true or the result" if classes is None else f"the classes {classes}"
+            raise ValueError(f"pos_label={pos_label!r} is not a label of {where}.")
         # As recall_score: no positive row in this split, so nothing recalled.
         warnings.warn(
             f"No row of y_true has pos_label={pos_label!r}; certified recall is set to 0.",
             UndefinedMetricWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
         return 0.0
     return float(np.mean(correct[positive]))
@@ -314,7 +343,9 @@ class _CertifiedScorer:
     def __call__(self, estimator, X, y) -> float:
         result = certify(estimator, X, y, **self.certify_params)
         if self.metric == "recall":
-            return certified_recall(y, result, self.radius, pos_label=self.pos_label)
+            # A split without the positive class scores 0 (with a warning), as recall_score.
+            classes = (estimator[-1] if isinstance(estimator, Pipeline) else estimator).classes_
+            return _certified_recall(y, result, self.radius, self.pos_label, list(classes))
         return _CERTIFIED_METRICS[self.metric](y, result, self.radius)
 
 
@@ -334,7 +365,8 @@ def make_certified_scorer(
         Certified accuracy, certified recall of ``pos_label``, balanced
         certified accuracy, or average certified radius.
     pos_label : object, default=1
-        The class of ``"recall"``.
+        The class of ``"recall"``, one of the model's classes. A split with no
+        row of that class scores 0 (with an ``UndefinedMetricWarning``).
     **certify_params
         ``n0``, ``n``, ``alpha`` or ``n_jobs`` overrides for certification,
         e.g. a smaller ``n`` to keep a search fast.
@@ -359,7 +391,7 @@ def make_certified_scorer(
     (3,)
     """
     _check_radius(radius)
-    if metric not in _CERTIFIED_METRICS:
+    if not isinstance(metric, str) or metric not in _CERTIFIED_METRICS:
         raise ValueError(f"metric must be one of {sorted(_CERTIFIED_METRICS)}, got {metric!r}.")
     unknown = set(certify_params) - {"n0", "n", "alpha", "n_jobs"}
     if unknown:
@@ -378,6 +410,10 @@ def make_certified_scorer(
             max_val=1,
             include_boundaries="neither",
         )
+    if certify_params.get("n_jobs") is not None:
+        check_scalar(certify_params["n_jobs"], "n_jobs", numbers.Integral)
+        if certify_params["n_jobs"] == 0:
+            raise ValueError("n_jobs == 0 has no meaning; use None, -1 or a positive count.")
     return _CertifiedScorer(radius, metric, pos_label, certify_params)
 
 

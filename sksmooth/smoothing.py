@@ -24,10 +24,10 @@ from sklearn.utils.validation import (
 from skorch import NeuralNet
 from torch import nn
 
-from ._adapters import make_voter, unwrap_frozen
+from ._adapters import AUTOCAST_DTYPES, make_voter, module_device_dtype, unwrap_frozen
 from ._labels import label_indices
 from ._progress import progress
-from ._training import fit_estimator_under_noise, fit_net_under_noise
+from ._training import check_representable, fit_estimator_under_noise, fit_net_under_noise
 from .certification import (
     CertificationResult,
     clopper_pearson_lower,
@@ -339,6 +339,11 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _validated_rows(self, X) -> np.ndarray:
         X = validate_data(self, X, reset=False, dtype=np.float64)
+        inner = unwrap_frozen(self.estimator_)
+        if isinstance(inner, NeuralNet) and hasattr(inner, "module_"):
+            # Beyond the net's precision a row turns into inf, then NaN scores.
+            precision = AUTOCAST_DTYPES[self.precision] or module_device_dtype(inner.module_)[1]
+            check_representable(X, precision)
         return np.ascontiguousarray(X)
 
     def _count_votes(self, X: np.ndarray, stream: str, n_draws: int, n_jobs=None) -> np.ndarray:

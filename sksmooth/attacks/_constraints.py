@@ -69,6 +69,12 @@ def finalise(X, X_adv, *, eps, norm, mask, low, high) -> np.ndarray:
     place past the ball or a bound; such coordinates are stepped back towards
     ``X`` until every constraint holds when checked in float64.
     """
+    if not np.all(np.isfinite(X_adv)):
+        # NaN would pass every check below (NaN > eps is False) and come back silently.
+        raise ValueError(
+            "The attack produced non-finite rows: X plus its perturbation overflows, or "
+            "the model's scores or gradients are NaN or infinite at these inputs."
+        )
     X_adv = X_adv.astype(X.dtype)
     if mask is not None:
         X_adv[:, ~mask] = X[:, ~mask]

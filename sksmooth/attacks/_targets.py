@@ -16,10 +16,12 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
+import pandas as pd
 import torch
 from skorch import NeuralNet
 
 from .._adapters import evaluation_mode, module_device_dtype, module_scores, unwrap_frozen
+from .._training import check_representable
 from ..masking import GradientMaskedClassifier
 from ..smoothing import SmoothedClassifier
 
@@ -41,12 +43,20 @@ def expected_n_features(estimator) -> int | None:
     return expected
 
 
-def model_input(estimator, X: np.ndarray) -> np.ndarray:
-    """Rows as ``estimator`` can take them: a bare skorch net needs its module's dtype."""
+def model_input(estimator, X: np.ndarray):
+    """Rows as ``estimator`` can take them.
+
+    A bare skorch net needs its module's dtype; an estimator fitted on a
+    DataFrame gets its column names back, else scikit-learn warns at every query.
+    """
     net = unwrap_frozen(estimator)
     if isinstance(net, NeuralNet) and hasattr(net, "module_"):
         _, dtype = module_device_dtype(net.module_)
+        check_representable(X, dtype)
         return X.astype(torch.empty(0, dtype=dtype).numpy().dtype, copy=False)
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None and len(names) == np.shape(X)[-1]:
+        return pd.DataFrame(X, columns=names)
     return X
 
 
@@ -62,7 +72,15 @@ class DifferentiableTarget:
 
     def logits(self, X: torch.Tensor, *, bpda: bool = False, generator=None) -> torch.Tensor:
         """Float64 logits of float64 rows; the module runs in its own dtype."""
-        return self._forward(X.to(self.dtype), bpda, generator).double()
+        rows = X.to(self.dtype)
+        if rows.dtype != X.dtype and not bool(torch.isfinite(rows).all()):
+            # An overflow here would give NaN gradients and NaN adversarial rows.
+            raise ValueError(
+                "The rows under attack (X plus its perturbation) hold values beyond the "
+                f"range of the model's precision ({str(self.dtype).removeprefix('torch.')}); "
+                "rescale the features or lower eps."
+            )
+        return self._forward(rows, bpda, generator).double()
 
     @contextlib.contextmanager
     def evaluating(self):
