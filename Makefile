@@ -6,7 +6,7 @@ VENV ?= .venv
 TORCH_PIN ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-slow lint clean
+.PHONY: demo test test-slow lint clean docs bench
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,25 @@ test: $(BIN)/.installed
 
 test-slow: $(BIN)/.installed
 	$(BIN)/python -m pytest -m slow
+
+# The docs extra on top of the same .venv, torch already pinned by .installed.
+$(BIN)/.installed-docs: $(BIN)/.installed setup.cfg pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[tests,docs]"
+	touch $@
+
+# HTML into docs/_build/html, running every example; warnings are errors.
+# SKSMOOTH_DOCS_OFFLINE=1 make docs builds without links to other projects' docs.
+docs: $(BIN)/.installed-docs
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+# The benchmark peers (IBM ART, statsmodels) on top of the same .venv.
+$(BIN)/.installed-bench: $(BIN)/.installed setup.cfg pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[tests,benchmarks]"
+	touch $@
+
+# sksmooth against the bare minimum, the reference algorithm and ART: one table.
+bench: $(BIN)/.installed-bench
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -12,9 +12,6 @@ curves on one axes, then one curve per class for a single ``sigma``.
 # %%
 # Three classes, ten features, standardised: radii are in standard
 # deviations of each feature.
-import matplotlib
-
-matplotlib.use("Agg")  # write the figure to a file; no screen needed
 import matplotlib.pyplot as plt
 from sklearn.datasets import make_classification
 from sklearn.model_selection import train_test_split
@@ -64,5 +61,4 @@ ax_sigma.set_title("One curve per sigma")
 CertifiedAccuracyDisplay.from_result(results[0.5], y_true=y_test, per_class=True, ax=ax_class)
 ax_class.set_title("sigma=0.5, one curve per class")
 fig.tight_layout()
-fig.savefig("certified_accuracy_curves.png", dpi=100)
-print("figure written to certified_accuracy_curves.png")
+plt.show()

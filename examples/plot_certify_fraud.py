@@ -2,41 +2,88 @@
 Certifying a fraud model
 ========================
 
-Train a smoothed skorch MLP on the built-in fraud table and certify a sample
-of held-out transactions. The certified accuracy at radius ``r`` is the
-fraction of rows whose prediction is correct *and* provably constant within
-L2 distance ``r`` (in standardised feature units).
+Train a smoothed skorch MLP on the built-in fraud table, certify held-out
+transactions and read the certificates per class. The certified accuracy at
+radius ``r`` is the share of rows whose prediction is correct *and* provably
+constant within L2 distance ``r`` (in standardised feature units). Fraud is
+rare, so the overall figure mostly describes legitimate transactions; the
+certified recall of the fraud class says how many frauds no perturbation
+within ``r`` can hide.
 """
 
 # %%
-# Preprocessing turns the table into numbers; the smoothed step adds noise in
-# the space it receives, so the certificate's units are standardised features.
+# A pipeline that scales the numeric columns, one-hot encodes the categorical
+# ones and smooths an MLP. The smoothed step adds noise to what it receives,
+# so ``sigma`` and the radii are in standardised units.
+import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from sklearn.compose import make_column_selector, make_column_transformer
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from sksmooth import SmoothedClassifier
+from sksmooth import SmoothedClassifier, certify
 from sksmooth.datasets import make_fraud
+from sksmooth.metrics import certified_recall
 from sksmooth.nets import make_mlp_classifier
 
-X, y = make_fraud(10_000, random_state=0)
+X, y = make_fraud(5000, fraud_rate=0.05, random_state=0)
 X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=0)
 
 preprocess = make_column_transformer(
     (StandardScaler(), make_column_selector(dtype_include="number")),
     (OneHotEncoder(sparse_output=False), make_column_selector(dtype_include="category")),
 )
-# Fraud is rare: weight it up in the loss so the net does not ignore it.
-net = make_mlp_classifier(max_epochs=10, criterion__weight=torch.tensor([1.0, 8.0]))
-model = make_pipeline(preprocess, SmoothedClassifier(net, sigma=0.25, n=10_000, random_state=0))
-model.fit(X_train, y_train)
+# skorch nets take no sample_weight: weight the rare fraud class in the loss.
+net = make_mlp_classifier(max_epochs=10, criterion__weight=torch.tensor([1.0, 4.0]))
+smoothed = SmoothedClassifier(net, sigma=0.25, n=2000, n_samples=200, random_state=0)
+model = make_pipeline(preprocess, smoothed).fit(X_train, y_train)
 print(f"clean accuracy: {model.score(X_test, y_test):.3f}")
 
 # %%
-# Certify 300 held-out rows in the smoothed step's input space.
-result = model[-1].certify(model[:-1].transform(X_test[:300]), y_test[:300])
+# Certify 400 held-out rows. ``n=2000`` Monte Carlo samples per row keep this
+# fast; they cap the radius at about 2.7 sigma (3.8 sigma with the default
+# 100,000).
+X_cert, y_cert = X_test[:400], y_test[:400].to_numpy()
+result = certify(model, X_cert, y_cert)
 print(result)
-for radius in (0.0, 0.25, 0.5):
-    print(f"certified accuracy at {radius}: {result.certified_accuracy(radius):.3f}")
+
+radii = np.linspace(0, 0.7, 71)
+legitimate = [certified_recall(y_cert, result, r, pos_label=0) for r in radii]
+fraud = [certified_recall(y_cert, result, r, pos_label=1) for r in radii]
+overall = [result.certified_accuracy(r) for r in radii]
+for r in (0.0, 0.25, 0.5):
+    i = int(np.argmin(np.abs(radii - r)))
+    print(
+        f"radius {r:.2f}: certified accuracy {overall[i]:.3f}, "
+        f"legitimate {legitimate[i]:.3f}, fraud {fraud[i]:.3f}"
+    )
+
+# %%
+# The certified recall of each class against the radius. The overall curve
+# follows the legitimate one: frauds are few. Every curve drops to 0 near
+# 0.68, the largest radius 2000 samples can certify (2.7 sigma).
+fig, ax = plt.subplots(figsize=(6, 4))
+ax.plot(radii, overall, color="black", label="all rows (certified accuracy)")
+ax.plot(radii, legitimate, linestyle="--", label="legitimate (certified recall)")
+ax.plot(radii, fraud, linestyle="--", label="fraud (certified recall)")
+ax.set_xlabel("L2 radius, in standard deviations of the features")
+ax.set_ylabel("share of rows certified correct")
+ax.set_ylim(0, 1.02)
+ax.set_title("Certified recall per class, sigma = 0.25")
+ax.legend()
+fig.tight_layout()
+
+# %%
+# Often the only question is "is this row certified at radius 0.25?".
+# Decision mode answers it with doubling rounds of samples, up to 100,000,
+# and stops each row as soon as the answer is known, with the same guarantee.
+decided = certify(model, X_cert, y_cert, radius=0.25, n=100_000)
+print(
+    f"decision mode at radius 0.25: certified accuracy {decided.certified_accuracy(0.25):.3f}, "
+    f"{decided.n_samples.mean():.0f} samples per row on average "
+    f"({np.mean(decided.n_samples == 100):.0%} of the rows stopped "
+    "after the first 100)"
+)
+plt.show()

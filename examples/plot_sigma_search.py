@@ -3,14 +3,11 @@ Choosing sigma by certified accuracy
 ====================================
 
 A larger noise level ``sigma`` allows larger certified radii but blurs the
-classifier. ``GridSearchCV`` with a certified scorer picks the trade-off on
+classifier. ``GridSearchCV`` with certified scorers picks the trade-off on
 the fraud table, inside a pipeline that scales and one-hot encodes first.
 """
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")  # write the figure to a file; no screen needed
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
@@ -23,19 +20,23 @@ from sksmooth import SmoothedClassifier, make_fraud
 from sksmooth.metrics import make_certified_scorer
 from sksmooth.nets import make_mlp_classifier
 
-X, y = make_fraud(4000, fraud_rate=0.03, random_state=0)
+X, y = make_fraud(2400, fraud_rate=0.05, random_state=0)
 preprocess = make_column_transformer(
     (StandardScaler(), make_column_selector(dtype_include="number")),
     (OneHotEncoder(sparse_output=False), make_column_selector(dtype_include="category")),
 )
 # skorch nets take no sample_weight: weight the rare fraud class in the loss.
-net = make_mlp_classifier(max_epochs=10, criterion__weight=torch.tensor([1.0, 6.0]))
-model = make_pipeline(preprocess, SmoothedClassifier(net, n=1000, random_state=0))
+net = make_mlp_classifier(
+    max_epochs=10, batch_size=256, lr=0.003, criterion__weight=torch.tensor([1.0, 4.0])
+)
+model = make_pipeline(preprocess, SmoothedClassifier(net, n_samples=200, random_state=0))
 
 # %%
 # Score clean accuracy and recall, and their certified versions at radius 0.25
 # (L2, in standardised feature units). Overall accuracy is dominated by the
 # legitimate rows, so refit the sigma that certifies the most frauds.
+# ``n=1000`` samples per certificate keep the search fast; they also cap the
+# radius at 2.46 sigma, which is 0.30 for the smallest sigma.
 sigmas = [0.12, 0.25, 0.5, 1.0]
 search = GridSearchCV(
     model,
@@ -43,12 +44,11 @@ search = GridSearchCV(
     scoring={
         "accuracy": "accuracy",
         "recall": "recall",
-        "cert_acc@0.25": make_certified_scorer(0.25),
-        "cert_recall@0.25": make_certified_scorer(0.25, metric="recall", pos_label=1),
+        "cert_acc@0.25": make_certified_scorer(0.25, n=1000),
+        "cert_recall@0.25": make_certified_scorer(0.25, metric="recall", pos_label=1, n=1000),
     },
     refit="cert_recall@0.25",
-    cv=3,
-    n_jobs=2,
+    cv=3,  # n_jobs=-1 would run the 12 fits on all cores; the certificates stay the same
 )
 search.fit(X, y)
 
@@ -61,9 +61,15 @@ print(table.round(3).to_string())
 print("refitted sigma:", search.best_params_["smoothedclassifier__sigma"])
 
 # %%
+# Clean accuracy barely moves with sigma, but the recall of fraud falls once
+# the noise blurs the rare class. Overall certified accuracy rewards large
+# sigma: the legitimate rows, far from the decision boundary, keep their votes
+# and reach larger radii. Certified recall, the share of frauds no
+# perturbation of size 0.25 can hide, is what a fraud team needs, and it
+# peaks at a moderate sigma.
 fig, ax = plt.subplots(figsize=(6, 4))
 for name in columns:
-    ax.plot(sigmas, table[name], marker="o", label=name)
+    ax.plot(sigmas, table[name], marker="o", linestyle="--" if "cert" in name else "-", label=name)
 ax.set_xscale("log")
 ax.set_xticks(sigmas, labels=[str(sigma) for sigma in sigmas])
 ax.minorticks_off()
@@ -72,5 +78,4 @@ ax.set_ylabel("mean cross-validated score")
 ax.set_title("Clean vs certified scores over sigma")
 ax.legend()
 fig.tight_layout()
-fig.savefig("sigma_search.png", dpi=100)
-print("figure written to sigma_search.png")
+plt.show()

@@ -3,41 +3,120 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from pathlib import Path
+
+DEMO_HELP = (
+    "train an undefended MLP, each gradient-masking defence and smoothed models on built-in "
+    "fraud data; attack them all, certify the smoothed ones; print the table and save it "
+    "(CSV) with a figure (PNG, SVG)"
+)
+
+
+def _at_least(minimum: int):
+    """An argparse type: an integer no smaller than ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _finite(*, positive: bool):
+    """An argparse type: a finite number, > 0 if ``positive`` else >= 0."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            bound = "> 0" if positive else ">= 0"
+            raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text}")
+        return value
+
+    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sksmooth", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(
-        "demo", help="train and certify a smoothed fraud model on built-in data"
+        "demo",
+        help=DEMO_HELP,
+        description=DEMO_HELP[0].upper() + DEMO_HELP[1:] + ".",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    demo.add_argument("--n-samples", type=int, default=20_000, help="rows of make_fraud data")
-    demo.add_argument("--n-certify", type=int, default=500, help="random test rows to certify")
-    demo.add_argument("--n", type=int, default=10_000, help="Monte Carlo samples per certificate")
-    demo.add_argument("--sigma", type=float, default=0.25, help="noise level")
+    demo.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path("sksmooth-demo"),
+        help="folder for the table and the figure (created if missing)",
+    )
+    demo.add_argument(
+        "--n-samples", type=_at_least(200), default=20_000, help="rows of make_fraud data"
+    )
+    demo.add_argument(
+        "--n-eval",
+        "--n-certify",
+        dest="n_eval",
+        type=_at_least(2),
+        default=200,
+        help="test rows (half fraud) attacked and certified",
+    )
+    demo.add_argument(
+        "--n", type=_at_least(1), default=10_000, help="Monte Carlo samples per certificate"
+    )
+    demo.add_argument(
+        "--sigma",
+        type=_finite(positive=True),
+        nargs="+",
+        default=[0.25, 0.5],
+        help="noise level of each smoothed model",
+    )
+    demo.add_argument(
+        "--eps", type=_finite(positive=True), default=1.0, help="L2 budget of every attack"
+    )
+    demo.add_argument(
+        "--radii",
+        type=_finite(positive=False),
+        nargs="+",
+        default=[0.25, 0.5, 1.0],
+        help="L2 radii of the certified accuracy columns",
+    )
     demo.add_argument("--seed", type=int, default=0, help="random seed")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "demo":
+        if args.output_dir.exists() and not args.output_dir.is_dir():
+            parser.error(f"--output-dir {args.output_dir} exists and is not a folder")
+        if len(set(args.sigma)) < len(args.sigma):
+            parser.error("--sigma values must differ")
         from ._demo import run_demo
 
-        least = {"n_samples": 100, "n_certify": 1, "n": 1}
-        for name, minimum in least.items():
-            if getattr(args, name) < minimum:
-                parser.error(f"--{name.replace('_', '-')} must be at least {minimum}")
-        if not args.sigma > 0:
-            parser.error("--sigma must be positive")
         run_demo(
             n_samples=args.n_samples,
-            n_certify=args.n_certify,
+            n_eval=args.n_eval,
             n=args.n,
-            sigma=args.sigma,
+            sigmas=args.sigma,
+            eps=args.eps,
+            radii=sorted(set(args.radii)),
             random_state=args.seed,
+            output_dir=args.output_dir,
+            verbose=0 if args.quiet else 1,
         )
     return 0
 

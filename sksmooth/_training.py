@@ -154,6 +154,33 @@ def fit_net_under_noise(
     return fit_net(net, X, y_encoded, n_classes=n_classes, seed=seed)
 
 
+class InterruptGuard(Callback):
+    """Let a KeyboardInterrupt raised inside a training batch reach the caller.
+
+    skorch catches KeyboardInterrupt to end training early (its EarlyStopping
+    raises one between epochs), so a Ctrl+C in the middle of a batch would
+    return a half-trained net as if fitted, and a model search would score it.
+    An interrupt that left a batch unfinished is raised again when training ends.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        self.in_batch_ = False
+
+    def on_batch_begin(self, net, **kwargs):
+        self.in_batch_ = True
+
+    def on_batch_end(self, net, **kwargs):
+        self.in_batch_ = False
+
+    def on_train_end(self, net, **kwargs):
+        if self.in_batch_:
+            self.in_batch_ = False
+            raise KeyboardInterrupt
+
+
+INTERRUPT_GUARD_NAME = "sksmooth_interrupt_guard"
+
+
 def fit_net(net: NeuralNet, X: np.ndarray, y, *, n_classes: int, seed: int) -> NeuralNet:
     """Fit an (already cloned) skorch net reproducibly, layer sizes set from the data.
 
@@ -162,11 +189,18 @@ def fit_net(net: NeuralNet, X: np.ndarray, y, *, n_classes: int, seed: int) -> N
     """
     check_representable(X)
     net.set_params(**_module_size_params(net, X.shape[1], n_classes))
+    if not isinstance(net.callbacks, str):
+        callbacks = [c for c in net.callbacks or [] if _callback_name(c) != INTERRUPT_GUARD_NAME]
+        net.set_params(callbacks=[*callbacks, (INTERRUPT_GUARD_NAME, InterruptGuard())])
     y = np.asarray(y)
     y = y.astype(np.float32) if y.ndim == 2 else y.astype(np.int64)
     with _seeded_torch(seed, net.device):
         net.fit(X.astype(np.float32), y)
     return net
+
+
+def _callback_name(callback) -> str | None:
+    return callback[0] if isinstance(callback, tuple) else None
 
 
 def fit_estimator_under_noise(

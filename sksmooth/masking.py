@@ -37,11 +37,15 @@ class TemperatureCrossEntropy(nn.Module):
     ----------
     temperature : float, default=1.0
         Softmax temperature.
+    weight : torch.Tensor of shape (n_classes,), default=None
+        Per-class weights, as in :class:`torch.nn.CrossEntropyLoss` (e.g. to
+        weight rare fraud rows up); the net's ``criterion__weight`` reaches it.
     """
 
-    def __init__(self, temperature: float = 1.0):
+    def __init__(self, temperature: float = 1.0, weight: torch.Tensor | None = None):
         super().__init__()
         self.temperature = temperature
+        self.weight = weight
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Return the mean cross-entropy at the temperature.
@@ -59,7 +63,8 @@ class TemperatureCrossEntropy(nn.Module):
         loss : torch.Tensor
             Scalar loss.
         """
-        return F.cross_entropy(logits / self.temperature, target)
+        weight = None if self.weight is None else self.weight.to(logits.device, logits.dtype)
+        return F.cross_entropy(logits / self.temperature, target, weight=weight)
 
 
 class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -113,11 +118,11 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         labels ``0 .. n_classes - 1``.
     classes_ : ndarray of shape (n_classes,)
         Class labels.
-    low_, high_ : ndarray of shape (n_features_in_,)
+    low_, high_ : ndarray of shape (`n_features_in_`,)
         Value range of each feature (``"quantize"`` and ``"thermometer"`` only).
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :meth:`fit`, when ``X`` has string
         column names.
 

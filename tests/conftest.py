@@ -4,6 +4,18 @@ import torch
 
 from sksmooth.nets import make_mlp_classifier
 
+# Parametrize a test over the devices torch can run it on here.
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda",
+        marks=[
+            pytest.mark.gpu,
+            pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+        ],
+    ),
+]
+
 # Tiny nets gain nothing from threads, and one thread cannot oversubscribe CI's two cores.
 torch.set_num_threads(1)
 

@@ -210,3 +210,16 @@ def test_value_range_of_the_wrong_length_is_named(tabular_task):
         GradientMaskedClassifier(tiny_net(), value_range=([0, 0, 0], [1, 1, 1])).fit(
             X_train, y_train
         )
+
+
+def test_distillation_honours_class_weights(tabular_task):
+    # Class weights (e.g. for rare fraud) reach the temperature loss of the
+    # teacher and the student: weighting class 1 up predicts it more often.
+    X_train, y_train, X_test, _ = tabular_task
+
+    def share_of_class_one(weight):
+        net = tiny_net(max_epochs=5, criterion__weight=torch.tensor(weight))
+        model = GradientMaskedClassifier(net, method="distillation", random_state=0)
+        return np.mean(model.fit(X_train, y_train).predict(X_test) == 1)
+
+    assert share_of_class_one([1.0, 30.0]) > share_of_class_one([1.0, 1.0]) + 0.1

@@ -890,3 +890,15 @@ def test_progress_is_silent_by_default_and_changes_no_result(fitted, data, capfd
 def test_bad_verbose_is_rejected(data, verbose):
     with pytest.raises((ValueError, TypeError), match="verbose"):
         SmoothedClassifier(LogisticRegression(), verbose=verbose, **FAST).fit(*data)
+
+
+@pytest.mark.parametrize("kind", BASE_KINDS)
+def test_views_with_negative_strides_are_read_as_copies(kind, data):
+    X, y = data
+    reversed_fit = SmoothedClassifier(make_base(kind), **FAST).fit(X[::-1], y[::-1])
+    plain_fit = SmoothedClassifier(make_base(kind), **FAST).fit(
+        np.ascontiguousarray(X[::-1]), y[::-1]
+    )
+    np.testing.assert_array_equal(
+        reversed_fit.predict(X[::-2]), plain_fit.predict(np.ascontiguousarray(X[::-2]))
+    )

@@ -9,8 +9,15 @@ import numpy as np
 import torch
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, check_scalar
-from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+)
 
+from .._labels import label_indices
+from .._progress import progress
 from ._constraints import finalise, parse_norm
 from ._targets import expected_n_features
 
@@ -65,14 +72,20 @@ class Attack:
         Per-feature (or scalar) box the adversarial rows must stay in.
     random_state : int, RandomState instance or None, default=None
         Seeds the attack's randomness.
+    verbose : int or bool, default=0
+        Show a progress bar while attacking (in a terminal or a notebook
+        only). Results are the same either way.
     """
 
-    def __init__(self, eps, *, norm="inf", feature_mask=None, bounds=None, random_state=None):
+    def __init__(
+        self, eps, *, norm="inf", feature_mask=None, bounds=None, random_state=None, verbose=0
+    ):
         self.eps = eps
         self.norm = norm
         self.feature_mask = feature_mask
         self.bounds = bounds
         self.random_state = random_state
+        self.verbose = verbose
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
@@ -104,11 +117,15 @@ class Attack:
         """
         estimator, X, self.space_ = _last_step(estimator, X)
         check_is_fitted(estimator)
+        check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
         self._check_params()
         self._check_estimator(estimator)
         X = _check_rows(X, estimator)
         y = column_or_1d(y)
         check_consistent_length(X, y)
+        if hasattr(estimator, "classes_"):
+            # Checked here, not only inside the attack, which eps=0 or no rows skip.
+            label_indices(estimator.classes_, y, what="y label")
         threat = self._threat_model(X)
         dtype = X.dtype if np.issubdtype(X.dtype, np.floating) else np.dtype(np.float64)
         X = X.astype(dtype)
@@ -160,6 +177,10 @@ class Attack:
                 )
         return ThreatModel(float(self.eps), parse_norm(self.norm), mask, low, high)
 
+    def _progress(self, total: int, unit: str):
+        """A progress bar named after the attack, shown only when ``verbose`` asks."""
+        return progress(total=total, desc=type(self).__name__, verbose=self.verbose, unit=unit)
+
     def _generator(self, device) -> torch.Generator:
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         return torch.Generator(device=device).manual_seed(int(seed))
@@ -172,6 +193,21 @@ def _last_step(estimator, X):
 
 
 def _check_rows(X, estimator) -> np.ndarray:
+    if not isinstance(X, np.ndarray) or X.dtype == object:
+        # DataFrames (nullable dtypes included) and object arrays of numbers,
+        # as every estimator here accepts them.
+        try:
+            X = check_array(
+                X,
+                dtype="numeric",
+                ensure_all_finite=False,
+                ensure_2d=False,
+                allow_nd=True,
+                ensure_min_samples=0,
+                ensure_min_features=0,
+            )
+        except ValueError as error:
+            raise TypeError(f"X must be numeric: {error}") from error
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (rows, features); got shape {X.shape}.")

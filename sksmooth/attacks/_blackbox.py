@@ -41,6 +41,9 @@ class RandomSearch(Attack):
         Per-feature (or scalar) box the adversarial rows must stay in.
     random_state : int, RandomState instance or None, default=None
         Seeds the search.
+    verbose : int or bool, default=0
+        Show a progress bar over the queries (in a terminal or a notebook
+        only). Results are the same either way.
 
     Attributes
     ----------
@@ -71,9 +74,15 @@ class RandomSearch(Attack):
         feature_mask=None,
         bounds=None,
         random_state=None,
+        verbose=0,
     ):
         super().__init__(
-            eps, norm=norm, feature_mask=feature_mask, bounds=bounds, random_state=random_state
+            eps,
+            norm=norm,
+            feature_mask=feature_mask,
+            bounds=bounds,
+            random_state=random_state,
+            verbose=verbose,
         )
         self.n_queries = n_queries
         self.p_init = p_init
@@ -106,23 +115,26 @@ class RandomSearch(Attack):
         delta = clip(X, _to_surface(delta, threat))
         margin = _margin(estimator, X + delta, labels)
         self.n_queries_ += 1
-        for query in range(1, self.n_queries):
-            active = np.flatnonzero(margin > 0)
-            if active.size == 0:
-                break
-            # Square-attack style schedule: change fewer features as the search goes on.
-            p = self.p_init / 2 ** int(8 * query / self.n_queries)
-            n_change = max(1, int(round(p * free.size)))
-            proposal = delta[active].copy()
-            for row in proposal:
-                features = rng.choice(free, size=n_change, replace=False)
-                row[features] = _draw(rng, n_change, threat, free.size)
-            proposal = clip(X[active], _to_surface(proposal, threat))
-            new_margin = _margin(estimator, X[active] + proposal, labels[active])
-            self.n_queries_[active] += 1
-            better = new_margin < margin[active]
-            delta[active[better]] = proposal[better]
-            margin[active[better]] = new_margin[better]
+        with self._progress(self.n_queries, unit="query") as bar:
+            bar.update()
+            for query in range(1, self.n_queries):
+                active = np.flatnonzero(margin > 0)
+                if active.size == 0:
+                    break
+                # Square-attack style schedule: change fewer features as the search goes on.
+                p = self.p_init / 2 ** int(8 * query / self.n_queries)
+                n_change = max(1, int(round(p * free.size)))
+                proposal = delta[active].copy()
+                for row in proposal:
+                    features = rng.choice(free, size=n_change, replace=False)
+                    row[features] = _draw(rng, n_change, threat, free.size)
+                proposal = clip(X[active], _to_surface(proposal, threat))
+                new_margin = _margin(estimator, X[active] + proposal, labels[active])
+                self.n_queries_[active] += 1
+                better = new_margin < margin[active]
+                delta[active[better]] = proposal[better]
+                margin[active[better]] = new_margin[better]
+                bar.update()
         return X + delta
 
 

@@ -44,6 +44,9 @@ bounds : tuple (low, high), default=None
     Per-feature (or scalar) box the adversarial rows must stay in.
 random_state : int, RandomState instance or None, default=None
     Seeds random starts and any randomness of the model under attack.
+verbose : int or bool, default=0
+    Show a progress bar over the steps of all restarts (in a terminal or a
+    notebook only). Results are the same either way.
 """
 
 
@@ -109,9 +112,15 @@ class PGD(Attack):
         feature_mask=None,
         bounds=None,
         random_state=None,
+        verbose=0,
     ):
         super().__init__(
-            eps, norm=norm, feature_mask=feature_mask, bounds=bounds, random_state=random_state
+            eps,
+            norm=norm,
+            feature_mask=feature_mask,
+            bounds=bounds,
+            random_state=random_state,
+            verbose=verbose,
         )
         self.steps = steps
         self.step_size = step_size
@@ -143,37 +152,41 @@ class PGD(Attack):
 
     def _run(self, target, X, y, threat) -> np.ndarray:
         device = target.device
-        constraints = threat.as_tensors(device)
         rows = torch.as_tensor(X, device=device)
         labels = torch.as_tensor(label_indices(target.classes, y, what="y label"), device=device)
         generator = self._generator(device)
         step_size = self.step_size if self.step_size is not None else 2.5 * threat.eps / self.steps
         best = rows.clone()
         fooled = torch.zeros(len(rows), dtype=torch.bool, device=device)
-        for _ in range(self.restarts):
-            delta = torch.zeros_like(rows)
-            if self.random_start:
-                delta = random_start(
-                    rows,
-                    eps=threat.eps,
-                    norm=threat.norm,
-                    mask=constraints["mask"],
-                    generator=generator,
-                )
-            delta = project(delta, rows, **constraints)
-            for _ in range(self.steps):
-                grad = self._gradient(target, rows + delta, labels, generator)
-                delta = project(
-                    delta + step_size * direction(grad, threat.norm), rows, **constraints
-                )
-            candidate = rows + delta
-            with torch.no_grad():
-                now_fooled = target.logits(candidate, generator=generator).argmax(1) != labels
-            take = now_fooled & ~fooled
-            best[take] = candidate[take]
-            fooled |= now_fooled
-            best[~fooled] = candidate[~fooled]  # the last run's point where none fooled
+        with self._progress(self.restarts * self.steps, unit="step") as bar:
+            for _ in range(self.restarts):
+                candidate = self._one_run(target, rows, labels, threat, step_size, generator, bar)
+                with torch.no_grad():
+                    now_fooled = target.logits(candidate, generator=generator).argmax(1) != labels
+                take = now_fooled & ~fooled
+                best[take] = candidate[take]
+                fooled |= now_fooled
+                best[~fooled] = candidate[~fooled]  # the last run's point where none fooled
         return best.cpu().numpy()
+
+    def _one_run(self, target, rows, labels, threat, step_size, generator, bar) -> torch.Tensor:
+        """One restart: a (random) start, then ``steps`` projected steps; one bar step each."""
+        constraints = threat.as_tensors(rows.device)
+        delta = torch.zeros_like(rows)
+        if self.random_start:
+            delta = random_start(
+                rows,
+                eps=threat.eps,
+                norm=threat.norm,
+                mask=constraints["mask"],
+                generator=generator,
+            )
+        delta = project(delta, rows, **constraints)
+        for _ in range(self.steps):
+            grad = self._gradient(target, rows + delta, labels, generator)
+            delta = project(delta + step_size * direction(grad, threat.norm), rows, **constraints)
+            bar.update()
+        return rows + delta
 
     def _gradient(self, target, X, labels, generator) -> torch.Tensor:
         X = X.detach().requires_grad_(True)
@@ -207,6 +220,8 @@ class FGSM(PGD):
         Per-feature (or scalar) box the adversarial rows must stay in.
     random_state : int, RandomState instance or None, default=None
         Seeds any randomness of the model under attack.
+    verbose : int or bool, default=0
+        Show a progress bar (in a terminal or a notebook only).
 
     Examples
     --------
@@ -220,7 +235,15 @@ class FGSM(PGD):
     random_start = False
 
     def __init__(
-        self, eps, *, norm="inf", loss="ce", feature_mask=None, bounds=None, random_state=None
+        self,
+        eps,
+        *,
+        norm="inf",
+        loss="ce",
+        feature_mask=None,
+        bounds=None,
+        random_state=None,
+        verbose=0,
     ):
         Attack.__init__(
             self,
@@ -229,6 +252,7 @@ class FGSM(PGD):
             feature_mask=feature_mask,
             bounds=bounds,
             random_state=random_state,
+            verbose=verbose,
         )
         self.loss = loss
 

@@ -94,7 +94,8 @@ def count_votes(
         counts = torch.zeros(n_rows * n_classes, dtype=torch.int64, device=device)
         if n_rows == 0 or n_draws == 0:
             return counts.view(n_rows, n_classes).cpu().numpy()
-        rows = torch.tensor(X, dtype=dtype, device=device)
+        # A copy: torch refuses numpy views with negative strides (e.g. X[::-1]).
+        rows = torch.tensor(np.array(X, order="C"), dtype=dtype, device=device)
         capacity = min(max(batch_size, NOISE_PIECE), n_rows * n_draws)
         noisy = torch.empty((capacity, n_features), dtype=dtype, device=device)
         owner = torch.empty(capacity, dtype=torch.int64, device=device)

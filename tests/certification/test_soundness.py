@@ -9,12 +9,17 @@ promises this happens with probability at most alpha per row.
 
 import numpy as np
 import pytest
+import torch
 from scipy import stats
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.frozen import FrozenEstimator
+from skorch import NeuralNetClassifier
+from torch import nn
 
 import sksmooth.smoothing
 from sksmooth import SmoothedClassifier
+
+from ..conftest import DEVICES
 
 
 class LinearThreshold(ClassifierMixin, BaseEstimator):
@@ -53,15 +58,24 @@ def unsound_count(result, true_label, exact_radius):
     return int(np.sum(issued & wrong))
 
 
+def max_unsound(n_rows, alpha):
+    """Most unsound rows a sound procedure may show among ``n_rows``.
+
+    Rows draw independent noise and each is unsound with probability at most
+    alpha, so their count is stochastically below Binomial(n_rows, alpha):
+    more than its 1 - 1e-4 quantile occur with probability below 1e-4, the
+    check's false-alarm rate.
+    """
+    return int(stats.binom.ppf(1 - 1e-4, n_rows, alpha))
+
+
 N_ROWS, ALPHA = 600, 0.05
-# If each row failed with probability exactly alpha, more failures than this
-# would occur with probability below 1e-4: the check's false-alarm rate.
-MAX_UNSOUND = int(stats.binom.ppf(1 - 1e-4, N_ROWS, ALPHA))
+MAX_UNSOUND = max_unsound(N_ROWS, ALPHA)
 
 
-def certify_linear_oracle(seed, sigma=0.5, n_features=5):
+def certify_linear_oracle(seed, sigma=0.5, n_features=5, alpha=ALPHA):
     base, X, label, radius = linear_oracle_problem(N_ROWS, n_features, sigma, seed)
-    clf = SmoothedClassifier(base, sigma=sigma, n0=50, n=300, alpha=ALPHA, random_state=seed)
+    clf = SmoothedClassifier(base, sigma=sigma, n0=50, n=300, alpha=alpha, random_state=seed)
     clf.fit(X, label)
     return clf.certify(X), label, radius
 
@@ -72,6 +86,39 @@ def test_certified_radius_is_sound_on_linear_oracle(seed, sigma, n_features):
     assert unsound_count(result, label, radius) <= MAX_UNSOUND
     # The check must not pass by abstaining everywhere.
     assert np.mean(~result.abstained) > 0.5
+
+
+# seed, sigma, n_features, alpha: dimensions 2 to 100, sigma 0.1 to 1, alpha 0.01 to 0.1.
+CONFIGURATIONS = [
+    (3, 0.1, 2, 0.01),
+    (4, 0.3, 10, 0.1),
+    (5, 1.0, 100, 0.05),
+    (6, 0.2, 30, 0.01),
+    (7, 0.7, 70, 0.1),
+    (8, 0.5, 3, 0.02),
+]
+
+
+@pytest.mark.parametrize("seed, sigma, n_features, alpha", CONFIGURATIONS)
+def test_certified_radius_is_sound_across_alpha_sigma_and_dimension(seed, sigma, n_features, alpha):
+    result, label, radius = certify_linear_oracle(seed, sigma, n_features, alpha)
+    assert unsound_count(result, label, radius) <= max_unsound(N_ROWS, alpha)
+    assert np.mean(~result.abstained) > 0.5
+
+
+def test_soundness_check_catches_a_bound_at_ten_times_alpha(monkeypatch):
+    # Clopper-Pearson at level 10 alpha is sound at 10 alpha, not at alpha:
+    # at the smallest alpha, where the tolerance is widest relative to alpha,
+    # the check still tells the difference.
+    original = sksmooth.smoothing.clopper_pearson_lower
+    monkeypatch.setattr(
+        sksmooth.smoothing,
+        "clopper_pearson_lower",
+        lambda k, n, alpha: original(k, n, 10 * alpha),
+    )
+    seed, sigma, n_features, alpha = CONFIGURATIONS[0]
+    result, label, radius = certify_linear_oracle(seed, sigma, n_features, alpha)
+    assert unsound_count(result, label, radius) > max_unsound(N_ROWS, alpha)
 
 
 @pytest.mark.slow
@@ -110,6 +157,51 @@ def test_radius_is_close_to_exact_with_many_samples():
     np.testing.assert_allclose(result.radius, radius, atol=0.05 * sigma)
 
 
+# --- the torch fast path ----------------------------------------------------
+
+
+class LinearModule(nn.Module):
+    """Scores (0, w.x + b): its argmax is the linear oracle's class."""
+
+    def __init__(self, w, b):
+        super().__init__()
+        self.linear = nn.Linear(len(w), 1)
+        with torch.no_grad():
+            self.linear.weight.copy_(torch.as_tensor(w)[None, :])
+            self.linear.bias.fill_(float(b))
+
+    def forward(self, X):
+        score = self.linear(X)
+        return torch.cat([torch.zeros_like(score), score], dim=1)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_torch_path_is_sound_on_linear_oracle(device):
+    # The linear oracle as a skorch net: noise drawn by torch on the net's
+    # device in float32, in fixed-n and decision modes.
+    sigma, alpha = 0.4, 0.1
+    base, X, label, radius = linear_oracle_problem(N_ROWS, 40, sigma, seed=11)
+    net = NeuralNetClassifier(
+        LinearModule,
+        module__w=base.estimator.w,
+        module__b=base.estimator.b,
+        classes=[0, 1],
+        criterion=nn.CrossEntropyLoss,
+        device=device,
+    ).initialize()
+    np.testing.assert_array_equal(net.predict(X.astype(np.float32)), label)
+    clf = SmoothedClassifier(
+        FrozenEstimator(net), sigma=sigma, n0=50, n=400, alpha=alpha, random_state=11
+    ).fit(X, label)
+    fixed = clf.certify(X)
+    assert unsound_count(fixed, label, radius) <= max_unsound(N_ROWS, alpha)
+    assert np.mean(~fixed.abstained) > 0.5
+    decision = clf.certify(X, radius=sigma / 2)
+    assert unsound_count(decision, label, radius) <= max_unsound(N_ROWS, alpha)
+    certified = ~decision.abstained & (decision.radius >= sigma / 2)
+    assert certified.mean() > 0.3
+
+
 # --- sequential modes -------------------------------------------------------
 
 RADIUS, SIGMA, N_CAP = 0.25, 0.5, 3200  # doubling rounds 100 ... 3200: 6 looks
@@ -126,20 +218,20 @@ def rows_at_exact_radius(seed, low, high, n_rows=N_ROWS):
     return base, X, (X @ w + b > 0).astype(int), np.abs(distance)
 
 
-def wrong_decisions(seed, low, high):
+def wrong_decisions(seed, low, high, alpha=ALPHA):
     base, X, label, exact = rows_at_exact_radius(seed, low, high)
-    clf = SmoothedClassifier(base, sigma=SIGMA, n0=50, n=N_CAP, alpha=ALPHA, random_state=seed)
+    clf = SmoothedClassifier(base, sigma=SIGMA, n0=50, n=N_CAP, alpha=alpha, random_state=seed)
     result = clf.fit(X, label).certify(X, radius=RADIUS)
     certified = ~result.abstained & (result.radius >= RADIUS)
     return int(np.sum(certified & ((result.label != label) | (exact < RADIUS)))), result
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_decision_mode_is_sound_where_it_is_hardest(seed):
+@pytest.mark.parametrize("seed, alpha", [(0, ALPHA), (1, ALPHA), (2, 0.01), (3, 0.1)])
+def test_decision_mode_is_sound_where_it_is_hardest(seed, alpha):
     # Rows whose exact radius is just below RADIUS are the ones a sequential
-    # test is most tempted to certify. Measured: 9 to 11 wrong of 600.
-    wrong, result = wrong_decisions(seed, 0.97, 1.0)
-    assert wrong <= MAX_UNSOUND
+    # test is most tempted to certify. Measured: 2% to 3% wrong at alpha = 0.05.
+    wrong, result = wrong_decisions(seed, 0.97, 1.0, alpha)
+    assert wrong <= max_unsound(N_ROWS, alpha)
     assert result.n_samples.max() == N_CAP
 
 
@@ -170,12 +262,15 @@ def test_decision_mode_stops_early_away_from_the_threshold():
     assert abs(accuracy_gap) <= 0.03
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_adaptive_mode_is_sound_on_linear_oracle(seed):
-    base, X, label, radius = linear_oracle_problem(N_ROWS, 5, SIGMA, seed)
-    clf = SmoothedClassifier(base, sigma=SIGMA, n0=50, alpha=ALPHA, random_state=seed)
+@pytest.mark.parametrize(
+    "seed, alpha, sigma, n_features",
+    [(0, ALPHA, SIGMA, 5), (1, ALPHA, SIGMA, 5), (2, 0.01, 0.1, 20), (3, 0.1, 1.0, 2)],
+)
+def test_adaptive_mode_is_sound_on_linear_oracle(seed, alpha, sigma, n_features):
+    base, X, label, radius = linear_oracle_problem(N_ROWS, n_features, sigma, seed)
+    clf = SmoothedClassifier(base, sigma=sigma, n0=50, alpha=alpha, random_state=seed)
     result = clf.fit(X, label).certify(X, n_max=N_CAP)
-    assert unsound_count(result, label, radius) <= MAX_UNSOUND
+    assert unsound_count(result, label, radius) <= max_unsound(N_ROWS, alpha)
     assert result.n_samples.max() <= N_CAP
     assert result.n_samples.min() < N_CAP  # some rows stop early
 
@@ -189,3 +284,33 @@ def test_sequential_arguments_are_checked():
         clf.certify(X, radius=-0.1)
     with pytest.raises(ValueError, match="n_max"):
         clf.certify(X, n_max=0)
+
+
+# --- deeper sweeps over alpha ---------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alpha", [0.01, 0.1])
+def test_certified_radius_is_sound_over_many_seeds_at_each_alpha(alpha):
+    # 30 problems pooled (18,000 rows) per alpha, dimensions 2 to 100.
+    configs = [
+        (seed, sigma, d) for seed in range(10) for sigma, d in [(0.1, 2), (0.3, 30), (1.0, 100)]
+    ]
+    unsound = sum(unsound_count(*certify_linear_oracle(*config, alpha)) for config in configs)
+    assert unsound <= max_unsound(len(configs) * N_ROWS, alpha)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alpha", [0.01, 0.05, 0.1])
+def test_sequential_modes_are_sound_over_many_seeds(alpha):
+    # Six problems per mode (3,600 rows each): decision mode on the hardest
+    # rows, adaptive mode on rows spread over [-2 sigma, 2 sigma].
+    seeds = range(10, 16)
+    wrong = sum(wrong_decisions(seed, 0.97, 1.0, alpha)[0] for seed in seeds)
+    assert wrong <= max_unsound(len(seeds) * N_ROWS, alpha)
+    unsound = 0
+    for seed in seeds:
+        base, X, label, radius = linear_oracle_problem(N_ROWS, 5, SIGMA, seed)
+        clf = SmoothedClassifier(base, sigma=SIGMA, n0=50, alpha=alpha, random_state=seed)
+        unsound += unsound_count(clf.fit(X, label).certify(X, n_max=N_CAP), label, radius)
+    assert unsound <= max_unsound(len(seeds) * N_ROWS, alpha)
