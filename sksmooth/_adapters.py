@@ -55,6 +55,9 @@ def module_scores(module: torch.nn.Module, X: torch.Tensor) -> torch.Tensor:
 @contextlib.contextmanager
 def evaluation_mode(module: torch.nn.Module):
     """Evaluation mode (no dropout) for the duration; the previous mode is restored."""
+    if not any(m.training for m in module.modules()):
+        yield  # already evaluating: nothing to switch (switching costs on small nets)
+        return
     was_training = module.training
     module.eval()
     try:
