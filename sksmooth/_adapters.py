@@ -1,6 +1,10 @@
-"""One interface over "something that classifies a batch of noisy rows".
+"""Adapters over the models we smooth and attack.
 
-Two adapters share it:
+:class:`DifferentiableTarget` is what a gradient attack needs: logits as a
+differentiable function of the input (see :mod:`sksmooth.attacks._targets`
+for the protocol that produces one).
+
+Two voters share the interface "something that classifies a batch of noisy rows":
 
 - :class:`TorchModuleVoter` runs a skorch net's ``module_`` directly on the
   net's device, with no numpy conversion per batch (the fast path).
@@ -24,6 +28,8 @@ from skorch import NeuralNet
 from ._labels import label_indices
 
 __all__ = [
+    "BLACK_BOX_HINT",
+    "DifferentiableTarget",
     "evaluation_mode",
     "make_voter",
     "module_device_dtype",
@@ -64,6 +70,41 @@ def evaluation_mode(module: torch.nn.Module):
         yield
     finally:
         module.train(was_training)
+
+
+BLACK_BOX_HINT = (
+    "Use sksmooth.attacks.RandomSearch, a black-box attack that needs only "
+    "predict_proba or predict."
+)
+
+
+class DifferentiableTarget:
+    """Logits of an estimator as a differentiable function of its input."""
+
+    def __init__(self, forward, module, classes, *, stochastic: bool):
+        self._forward = forward
+        self.module = module
+        self.classes = np.asarray(classes)
+        self.stochastic = stochastic
+        self.device, self.dtype = module_device_dtype(module)
+
+    def logits(self, X: torch.Tensor, *, bpda: bool = False, generator=None) -> torch.Tensor:
+        """Float64 logits of float64 rows; the module runs in its own dtype."""
+        rows = X.to(self.dtype)
+        if rows.dtype != X.dtype and not bool(torch.isfinite(rows).all()):
+            # An overflow here would give NaN gradients and NaN adversarial rows.
+            raise ValueError(
+                "The rows under attack (X plus its perturbation) hold values beyond the "
+                f"range of the model's precision ({str(self.dtype).removeprefix('torch.')}); "
+                "rescale the features or lower eps."
+            )
+        return self._forward(rows, bpda, generator).double()
+
+    @contextlib.contextmanager
+    def evaluating(self):
+        """Evaluation mode (no dropout) while attacking; the mode is restored after."""
+        with evaluation_mode(self.module):
+            yield self
 
 
 class TorchModuleVoter:

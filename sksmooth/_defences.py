@@ -15,6 +15,8 @@ import math
 import torch
 from torch import nn
 
+from .noise import GaussianNoise
+
 __all__ = ["ActivationPruning", "GaussianInputNoise", "Quantize", "Thermometer"]
 
 
@@ -94,8 +96,8 @@ class GaussianInputNoise(_Defence):
         self.std = std
 
     def forward(self, X: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        noise = torch.randn(X.shape, generator=generator, dtype=X.dtype, device=X.device)
-        return X + self.std * noise
+        noise = torch.empty(X.shape, dtype=X.dtype, device=X.device)
+        return X + self.std * GaussianNoise().draw_(noise, generator)
 
     def surrogate(self, X: torch.Tensor) -> torch.Tensor:
         return X

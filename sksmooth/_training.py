@@ -1,10 +1,11 @@
 """Training a base classifier under the noise it will be smoothed with.
 
-Cohen et al. (2019) train the base classifier on Gaussian-noised inputs;
-without that the smoothed classifier is poor.
+Cohen et al. (2019) train the base classifier on noisy inputs; without
+that the smoothed classifier is poor. Both paths draw from the same
+:class:`~sksmooth.noise.NoiseModel` the votes are counted under:
 
-- skorch nets get :class:`GaussianNoiseCallback`, which adds fresh noise to
-  every training batch of every epoch (validation batches stay clean).
+- skorch nets get :class:`NoiseCallback`, which adds fresh noise to every
+  training batch of every epoch (validation batches stay clean).
 - Other estimators are fitted on ``n_noisy_copies`` noisy copies of ``X``.
 """
 
@@ -18,13 +19,15 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
+from .noise import NoiseModel
+
 __all__ = ["check_representable", "fit_net", "fit_net_under_noise", "fit_estimator_under_noise"]
 
-NOISE_CALLBACK_NAME = "sksmooth_gaussian_noise"
+NOISE_CALLBACK_NAME = "sksmooth_noise"
 
 
-class GaussianNoiseCallback(Callback):
-    """Add ``N(0, sigma^2)`` noise in place to the inputs of each training batch.
+class NoiseCallback(Callback):
+    """Add the smoothing noise in place to the inputs of each training batch.
 
     Pickles without its torch generators, which are tied to a device (a CUDA
     generator cannot be unpickled where there is no CUDA): it keeps their
@@ -33,14 +36,14 @@ class GaussianNoiseCallback(Callback):
 
     Parameters
     ----------
-    sigma : float
-        Standard deviation of the noise.
+    noise_model : sksmooth.noise.NoiseModel
+        The noise and its per-column scales.
     seed : int
         Seed of the noise generator, re-applied at each ``initialize``.
     """
 
-    def __init__(self, sigma: float, seed: int):
-        self.sigma = sigma
+    def __init__(self, noise_model: NoiseModel, seed: int):
+        self.noise_model = noise_model
         self.seed = seed
 
     def initialize(self):
@@ -77,14 +80,18 @@ class GaussianNoiseCallback(Callback):
                 "Training a skorch net under noise needs each batch's inputs to be a "
                 f"floating point tensor; got {type(inputs).__name__}."
             )
-        noise = torch.randn(
-            inputs.shape,
-            generator=self._generator(inputs.device),
-            dtype=inputs.dtype,
-            device=inputs.device,
-        )
+        if inputs.ndim != 2 or inputs.shape[1] != len(self.noise_model.scales):
+            raise ValueError(
+                f"Training batches have shape {tuple(inputs.shape)}; the noise has "
+                f"{len(self.noise_model.scales)} columns."
+            )
+        unit = torch.empty(inputs.shape, dtype=inputs.dtype, device=inputs.device)
+        self.noise_model.noise.draw_(unit, self._generator(inputs.device))
         # The collated batch is a fresh tensor, so adding in place touches no user data.
-        inputs.add_(noise, alpha=self.sigma)
+        if self.noise_model.scalar:
+            inputs.add_(unit, alpha=self.noise_model.sigma)
+        else:
+            inputs.add_(self.noise_model.scale_unit_(unit))
 
 
 def check_representable(X: np.ndarray, dtype: torch.dtype = torch.float32) -> None:
@@ -131,7 +138,7 @@ def fit_net_under_noise(
     y_encoded: np.ndarray,
     *,
     n_classes: int,
-    sigma: float,
+    noise_model: NoiseModel,
     seed: int,
     noise_seed: int,
 ) -> NeuralNet:
@@ -149,7 +156,7 @@ def fit_net_under_noise(
             "the callback that adds training noise; pass callbacks=None or a list."
         )
     callbacks = list(net.callbacks or [])
-    callbacks.append((NOISE_CALLBACK_NAME, GaussianNoiseCallback(sigma, noise_seed)))
+    callbacks.append((NOISE_CALLBACK_NAME, NoiseCallback(noise_model, noise_seed)))
     net.set_params(callbacks=callbacks)
     return fit_net(net, X, y_encoded, n_classes=n_classes, seed=seed)
 
@@ -208,16 +215,14 @@ def fit_estimator_under_noise(
     X: np.ndarray,
     y: np.ndarray,
     *,
-    sigma: float,
+    noise_model: NoiseModel,
     n_noisy_copies: int,
     seed: int,
     sample_weight: np.ndarray | None = None,
 ):
     """Fit an (already cloned) estimator on ``n_noisy_copies`` noisy copies of ``X``."""
     rng = np.random.default_rng(seed)
-    X_noisy = np.concatenate(
-        [X + sigma * rng.standard_normal(X.shape) for _ in range(n_noisy_copies)]
-    )
+    X_noisy = np.concatenate([noise_model.noisy_copy(X, rng) for _ in range(n_noisy_copies)])
     y_noisy = np.tile(y, n_noisy_copies)
     if sample_weight is None:
         return estimator.fit(X_noisy, y_noisy)

@@ -19,7 +19,7 @@ from ._labels import label_indices
 from .attacks import EOT, PGD, RandomSearch, SmoothAdv
 from .attacks._constraints import parse_norm
 from .attacks._targets import model_input
-from .certification._result import html_table
+from .utils._html import html_table
 from .masking import GradientMaskedClassifier
 from .smoothing import SmoothedClassifier
 

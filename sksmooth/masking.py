@@ -20,10 +20,16 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNetClassifier
 from torch import nn
 
-from ._adapters import evaluation_mode, module_device_dtype, module_scores
+from ._adapters import (
+    DifferentiableTarget,
+    evaluation_mode,
+    module_device_dtype,
+    module_scores,
+)
 from ._defences import ActivationPruning, GaussianInputNoise, Quantize, Thermometer
+from ._monte_carlo import row_seeds
 from ._training import check_representable, fit_net, fit_net_under_noise
-from .certification._votes import row_seeds
+from .noise import GaussianNoise, make_noise_model
 
 __all__ = ["GradientMaskedClassifier", "TemperatureCrossEntropy"]
 
@@ -254,7 +260,7 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
                 X,
                 y_encoded,
                 n_classes=n_classes,
-                sigma=self.noise_std,
+                noise_model=make_noise_model("gaussian", self.noise_std, n_features=X.shape[1]),
                 seed=train_seed,
                 noise_seed=noise_seed,
             )
@@ -337,6 +343,25 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             X = defence.bpda(X, generator) if bpda else defence(X, generator)
         return self._pruned_logits(X, generator)
 
+    def __sksmooth_target__(self, *, n_noise_samples=None) -> DifferentiableTarget:
+        """The defence then the net, for gradient attacks (BPDA surrogate on request)."""
+        check_is_fitted(self)
+        if n_noise_samples is not None:
+            raise TypeError(
+                "SmoothAdv attacks a SmoothedClassifier, not a GradientMaskedClassifier; use "
+                "PGD, BPDA or EOT on a differentiable model, or sksmooth.attacks.RandomSearch."
+            )
+
+        def defended(X, bpda, generator):
+            return self._forward(X, bpda=bpda, generator=generator)
+
+        return DifferentiableTarget(
+            defended,
+            self.estimator_.module_,
+            self.classes_,
+            stochastic=self.method == "stochastic",
+        )
+
     def _pruned_logits(self, X: torch.Tensor, generators) -> torch.Tensor:
         """Module logits, with activation pruning where ``"stochastic"`` asks for it."""
         if self.method != "stochastic" or self.pruning_ratio is None:
@@ -354,9 +379,9 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             for seed in row_seeds(np.ascontiguousarray(X), self._seed, "defence")
         ]
         if self.noise_std > 0:
-            noise = torch.stack(
-                [torch.randn(rows.shape[1:], generator=g, device=rows.device) for g in generators]
-            )
+            noise = torch.empty_like(rows)
+            for row_noise, generator in zip(noise, generators, strict=True):
+                GaussianNoise().draw_(row_noise, generator)
             rows = rows + self.noise_std * noise
         return self._pruned_logits(rows, generators)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 import numbers
 import warnings
+from dataclasses import replace
 
 import numpy as np
+import torch
 from joblib import Parallel, delayed, effective_n_jobs
-from scipy import stats
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.frozen import FrozenEstimator
-from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -24,37 +24,41 @@ from sklearn.utils.validation import (
 from skorch import NeuralNet
 from torch import nn
 
-from ._adapters import AUTOCAST_DTYPES, make_voter, module_device_dtype, unwrap_frozen
+from ._adapters import (
+    AUTOCAST_DTYPES,
+    BLACK_BOX_HINT,
+    DifferentiableTarget,
+    make_voter,
+    module_device_dtype,
+    module_scores,
+    unwrap_frozen,
+)
 from ._labels import label_indices
+from ._monte_carlo import count_votes, row_seeds
 from ._progress import progress
 from ._training import check_representable, fit_estimator_under_noise, fit_net_under_noise
 from .certification import (
     CertificationResult,
-    clopper_pearson_lower,
-    clopper_pearson_upper,
-    gaussian_l2_radius,
-    geometric_schedule,
-    top_two_binomial_pvalue,
+    certify_votes,
+    predict_votes,
+    sequential_certify_votes,
 )
-from .certification._votes import count_votes, row_seeds
+from .noise import NoiseModel, get_noise, make_noise_model
+from .utils._feature_map import feature_map
+from .utils._validation import check_alpha, check_sample_counts, final_step, split_pipeline
 
 __all__ = ["SmoothedClassifier", "certify"]
 
-# Samples at the first look of sequential certification; then doubling.
-SEQUENTIAL_N_MIN = 100
-# Adaptive mode stops a row once more samples could add less than this
-# fraction of sigma to its radius.
-ADAPTIVE_RADIUS_TOLERANCE = 0.05
-
-
 class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
-    """Classifier smoothed by Gaussian noise, with certified L2 robustness.
+    """Classifier smoothed by noise, with certified robustness.
 
     The smoothed classifier predicts the class the base classifier returns
-    most often when Gaussian noise ``N(0, sigma^2 I)`` is added to the input
-    (Cohen, Rosenfeld & Kolter, 2019). :meth:`certify` returns, for each row,
-    an L2 radius within which no perturbation can change that prediction,
-    with failure probability at most ``alpha``.
+    most often when noise is added to the input (Gaussian ``N(0, sigma^2)``
+    by default: Cohen, Rosenfeld & Kolter, 2019). :meth:`certify` returns,
+    for each row, a radius within which no perturbation can change that
+    prediction, with failure probability at most ``alpha``: an L2 radius for
+    Gaussian noise, L1 for Laplace or uniform noise, L-infinity for any,
+    over the columns that receive noise.
 
     Parameters
     ----------
@@ -65,9 +69,21 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         (generic path). It is cloned and trained under noise in :meth:`fit`;
         wrap a fitted model in :class:`~sklearn.frozen.FrozenEstimator` to
         smooth it without retraining.
-    sigma : float, default=0.25
-        Standard deviation of the Gaussian noise, in the units of ``X`` as this
-        estimator receives it (after any earlier pipeline step).
+    sigma : float, array-like of shape (n_features,) or dict, default=0.25
+        Standard deviation of the noise per column, in the units of ``X`` as
+        this estimator receives it (after any earlier pipeline step). A float
+        noises every column alike (radii are then distances in those units);
+        an array gives one value per column, 0 for a column that gets no noise
+        (certificates then cover changes of the noised columns only, and radii
+        are unitless: ``R`` of ``||delta / sigma||_p <= R``); a dict
+        ``{column name: sigma}`` does the same by name when ``X`` has column
+        names, unlisted columns getting 0.
+    noise : {"gaussian", "laplace", "uniform"} or Noise, default="gaussian"
+        The noise distribution, and so the norm certified: Gaussian for L2
+        (Cohen et al., 2019), Laplace for L1 (Teng et al., 2020), uniform for
+        L1 and L-infinity (Yang et al., 2020); every noise also certifies
+        L-infinity. A :class:`sksmooth.noise.Noise` instance works too. Its
+        draws train the base classifier as well.
     n0 : int, default=100
         Noisy samples per row that select the candidate class in :meth:`certify`.
     n : int, default=100_000
@@ -160,6 +176,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         estimator,
         *,
         sigma=0.25,
+        noise="gaussian",
         n0=100,
         n=100_000,
         n_samples=1000,
@@ -174,6 +191,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     ):
         self.estimator = estimator
         self.sigma = sigma
+        self.noise = noise
         self.n0 = n0
         self.n = n
         self.n_samples = n_samples
@@ -195,7 +213,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     # ------------------------------------------------------------------ fit
 
     def fit(self, X, y, sample_weight=None):
-        """Train the base classifier under Gaussian noise.
+        """Train the base classifier under the smoothing noise.
 
         Parameters
         ----------
@@ -224,6 +242,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
+        noise_model = self._noise_model()
         frozen = isinstance(self.estimator, FrozenEstimator)
         if sample_weight is not None and not frozen:
             sample_weight = _checked_sample_weight(sample_weight, X, inner)
@@ -244,7 +263,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                     X,
                     y_encoded,
                     n_classes=len(self.classes_),
-                    sigma=self.sigma,
+                    noise_model=noise_model,
                     seed=init_seed,
                     noise_seed=noise_seed,
                 )
@@ -254,7 +273,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                     self.estimator_,
                     X,
                     y,
-                    sigma=self.sigma,
+                    noise_model=noise_model,
                     n_noisy_copies=self.n_noisy_copies,
                     seed=noise_seed,
                     sample_weight=sample_weight,
@@ -263,14 +282,15 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         return self
 
     def _check_params(self) -> None:
-        check_scalar(self.sigma, "sigma", numbers.Real, min_val=0, include_boundaries="neither")
-        if not np.isfinite(self.sigma):
-            raise ValueError(f"sigma must be finite, got {self.sigma!r}.")
-        check_scalar(
-            self.alpha, "alpha", numbers.Real, min_val=0, max_val=1, include_boundaries="neither"
+        get_noise(self.noise)
+        check_alpha(self.alpha)
+        check_sample_counts(
+            n0=self.n0,
+            n=self.n,
+            n_samples=self.n_samples,
+            batch_size=self.batch_size,
+            n_noisy_copies=self.n_noisy_copies,
         )
-        for name in ("n0", "n", "n_samples", "batch_size", "n_noisy_copies"):
-            check_scalar(getattr(self, name), name, numbers.Integral, min_val=1)
         if self.precision not in ("float32", "bfloat16", "float16"):
             raise ValueError(
                 f'precision must be "float32", "bfloat16" or "float16", got {self.precision!r}.'
@@ -280,6 +300,15 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             if self.n_jobs == 0:
                 raise ValueError("n_jobs == 0 has no meaning; use None, -1 or a positive count.")
         check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
+
+    def _noise_model(self) -> NoiseModel:
+        """``noise`` and ``sigma`` checked against the fitted columns."""
+        return make_noise_model(
+            self.noise,
+            self.sigma,
+            n_features=self.n_features_in_,
+            feature_names=getattr(self, "feature_names_in_", None),
+        )
 
     def _check_two_classes(self) -> None:
         if len(self.classes_) < 2:
@@ -326,7 +355,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 make_voter(self.estimator_, self.classes_, self.precision),
                 X_one_row,
                 n_draws=1,
-                sigma=self.sigma,
+                noise_model=self._noise_model(),
                 seeds=[0],
                 batch_size=1,
             )
@@ -348,6 +377,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _count_votes(self, X: np.ndarray, stream: str, n_draws: int, n_jobs=None) -> np.ndarray:
         voter = make_voter(self.estimator_, self.classes_, self.precision)
+        noise_model = self._noise_model()
         seeds = row_seeds(X, self._seed, stream)
         n_jobs = self.n_jobs if n_jobs is None else n_jobs
         n_shards = min(effective_n_jobs(n_jobs), len(X))
@@ -359,7 +389,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                     voter,
                     X,
                     n_draws=n_draws,
-                    sigma=self.sigma,
+                    noise_model=noise_model,
                     seeds=seeds,
                     batch_size=self.batch_size,
                     on_batch=bar.update,
@@ -374,7 +404,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                         voter,
                         X[rows],
                         n_draws=n_draws,
-                        sigma=self.sigma,
+                        noise_model=noise_model,
                         seeds=[seeds[i] for i in rows],
                         batch_size=self.batch_size,
                     )
@@ -435,53 +465,40 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 f"abstain_label={self.abstain_label!r} is one of the classes; choose a "
                 "label that cannot be confused with a prediction."
             )
-        top_two = np.sort(counts, axis=1)[:, -2:]
-        abstain = top_two_binomial_pvalue(top_two[:, 1], top_two[:, 0]) > self.alpha
+        _, abstain = predict_votes(counts, self.alpha)
         return _with_abstentions(labels, abstain, self.abstain_label)
 
     # -------------------------------------------------------------- certify
 
-    def _sequential_bound(self, X, candidate, radius, n_cap) -> tuple:
-        """Lower bounds of pA from doubling rounds, each row stopping when decided.
-
-        Returns the best lower bound over the looks each row took (all hold
-        at once with probability ``1 - alpha``) and the samples it used.
-        """
-        sizes = geometric_schedule(min(SEQUENTIAL_N_MIN, n_cap), n_cap)
-        level = self.alpha / len(sizes)
-        count_a = np.zeros(len(X), dtype=np.int64)
-        n_used = np.zeros(len(X), dtype=np.int64)
-        best_lower = np.zeros(len(X))
-        active = np.arange(len(X))
-        drawn = 0
-        for look, size in enumerate(sizes):
-            # Each round draws fresh samples from its own per-row stream.
-            counts = self._count_votes(X[active], f"estimate{look}", size - drawn)
-            drawn = size
-            count_a[active] += counts[np.arange(len(active)), candidate[active]]
-            n_used[active] = size
-            lower = clopper_pearson_lower(count_a[active], size, level)
-            upper = clopper_pearson_upper(count_a[active], size, level)
-            best_lower[active] = np.maximum(best_lower[active], lower)
-            active = active[
-                _unfinished(lower, upper, count_a[active], size, sigma=self.sigma, radius=radius)
-            ]
-            if active.size == 0:
-                break
-        return best_lower, n_used
-
     def certify(
-        self, X, y=None, *, radius=None, n_max=None, n0=None, n=None, alpha=None, n_jobs=None
+        self,
+        X,
+        y=None,
+        *,
+        radius=None,
+        n_max=None,
+        norm=None,
+        n0=None,
+        n=None,
+        alpha=None,
+        n_jobs=None,
     ) -> CertificationResult:
-        """Certify an L2 radius per row (Cohen et al.'s CERTIFY).
+        """Certify a radius per row (Cohen et al.'s CERTIFY, for any noise).
 
         ``n0`` noisy samples select the top class; ``n`` new samples bound its
         probability ``pA`` from below at level ``1 - alpha`` (one-sided
         Clopper-Pearson). If the bound exceeds 1/2, the smoothed classifier's
-        prediction is certified constant within L2 radius
-        ``sigma * Phi^-1(p_lower)``; otherwise the row abstains with radius 0.
-        With probability at least ``1 - alpha`` per row, a returned certificate
-        is correct.
+        prediction is certified constant within the noise's radius at that
+        bound (Gaussian, L2: ``sigma * Phi^-1(p_lower)``; see
+        :mod:`sksmooth.noise` for every formula); otherwise the row abstains
+        with radius 0. With probability at least ``1 - alpha`` per row, a
+        returned certificate is correct.
+
+        The certified region is ``{delta : ||delta / sigma||_p <= R}`` over
+        the noised columns (columns with sigma 0 held fixed). With a scalar
+        ``sigma`` the result's ``radius`` is ``sigma * R``, a distance in the
+        units of ``X``; with per-column ``sigma`` it is ``R`` itself, unitless.
+        :meth:`CertificationResult.per_feature_change` reads it per column.
 
         Parameters
         ----------
@@ -492,17 +509,22 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             certified with the right label.
         radius : float, default=None
             Decision mode: only decide whether each row is certified at this
-            L2 radius. Estimation samples are drawn in doubling rounds (100,
-            200, 400, ... up to ``n``) and a row stops as soon as its answer
-            is decided; each round's bounds are taken at level
-            ``alpha / n_rounds`` so the guarantee still holds (union bound).
-            Rows far from the threshold stop after a few hundred samples.
-            A row is certified at ``radius`` when ``result.radius >= radius``.
+            radius (in the units of ``result.radius``). Estimation samples are
+            drawn in doubling rounds (100, 200, 400, ... up to ``n``) and a
+            row stops as soon as its answer is decided; each round's bounds
+            are taken at level ``alpha / n_rounds`` so the guarantee still
+            holds (union bound). Rows far from the threshold stop after a few
+            hundred samples. A row is certified at ``radius`` when
+            ``result.radius >= radius``.
         n_max : int, default=None
             Adaptive mode (when ``radius`` is None): the same rounds up to
             ``n_max``, a row stopping once more samples could add less than
             ``0.05 * sigma`` to its radius. ``result.n_samples`` reports the
             samples each row used.
+        norm : {"l2", "l1", "linf"}, default=None
+            The norm of the certified region; None takes the noise's own
+            (L2 for Gaussian, L1 for Laplace and uniform). Every noise also
+            certifies ``"linf"``; another norm it cannot certify is an error.
         n0, n, alpha, n_jobs : default=None
             Override the estimator's parameters of the same name for this
             call (e.g. a cheaper ``n`` inside a model search).
@@ -511,15 +533,22 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         -------
         result : CertificationResult
             Per-row ``label``, ``radius``, ``p_lower``, ``abstained``,
-            ``n_samples`` and, with ``y``, ``correct``.
+            ``n_samples`` and, with ``y``, ``correct``; ``norm`` and
+            ``sigma`` say which region the radii measure.
         """
         check_is_fitted(self)
         if any(v is not None for v in (n0, n, alpha, n_jobs)):
             overrides = {"n0": n0, "n": n, "alpha": alpha, "n_jobs": n_jobs}
             params = {k: v for k, v in overrides.items() if v is not None}
             # A shallow copy shares the fitted model and leaves self untouched.
-            return copy.copy(self).set_params(**params).certify(X, y, radius=radius, n_max=n_max)
+            return (
+                copy.copy(self)
+                .set_params(**params)
+                .certify(X, y, radius=radius, n_max=n_max, norm=norm)
+            )
         self._check_params()
+        noise_model = self._noise_model()
+        norm = noise_model.noise.check_norm(norm)
         X = self._validated_rows(X)
         if y is not None:
             y = column_or_1d(y)
@@ -528,49 +557,87 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
         if radius is not None:
             check_scalar(radius, "radius", numbers.Real, min_val=0)
+            if not np.isfinite(radius):
+                raise ValueError(f"radius must be finite, got {radius!r}.")
         if n_max is not None:
             check_scalar(n_max, "n_max", numbers.Integral, min_val=1)
             if radius is not None:
                 raise ValueError("Give radius (decision mode) or n_max (adaptive mode), not both.")
 
-        candidate = self._count_votes(X, "select", self.n0).argmax(axis=1)
+        selection = self._count_votes(X, "select", self.n0)
         if radius is None and n_max is None:
             estimation = self._count_votes(X, "estimate", self.n)
-            count_a = estimation[np.arange(len(X)), candidate]
-            p_lower = clopper_pearson_lower(count_a, self.n, self.alpha)
-            n_used = np.full(len(X), self.n)
+            out = certify_votes(
+                selection, estimation, alpha=self.alpha, noise_model=noise_model, norm=norm
+            )
         else:
-            p_lower, n_used = self._sequential_bound(X, candidate, radius, n_max or self.n)
-        abstained = p_lower <= 0.5
-        label = self.classes_[candidate]
-        correct = None
-        if y is not None:
-            matches = np.asarray(label, dtype=object) == np.asarray(y, dtype=object)
-            correct = ~abstained & matches.astype(bool)
+
+            def draw_votes(rows, look, n_new):
+                # Each round draws fresh samples from its own per-row stream.
+                return self._count_votes(X[rows], f"estimate{look}", n_new)
+
+            out = sequential_certify_votes(
+                selection,
+                draw_votes,
+                n_cap=n_max or self.n,
+                alpha=self.alpha,
+                noise_model=noise_model,
+                norm=norm,
+                radius=radius,
+            )
         return CertificationResult(
-            label=label,
-            radius=gaussian_l2_radius(p_lower, self.sigma),
-            p_lower=p_lower,
-            abstained=abstained,
-            n_samples=n_used,
-            sigma=float(self.sigma),
+            label=self.classes_[out.candidate],
+            radius=out.radius,
+            p_lower=out.p_lower,
+            abstained=out.abstained,
+            n_samples=out.n_samples,
+            sigma=noise_model.sigma,
             alpha=float(self.alpha),
-            correct=correct,
             y_true=y,
+            norm=norm,
+            noise=noise_model.noise.name,
+            feature_names=self._feature_names(),
         )
 
+    # ------------------------------------------------------------ attacks
 
-def _unfinished(lower, upper, count_a, n_drawn, *, sigma, radius):
-    """Rows whose sequential certification should continue after this look."""
-    if radius is not None:
-        threshold = max(stats.norm.cdf(radius / sigma), 0.5)
-        certified = (lower >= threshold) & (lower > 0.5)
-        hopeless = upper < threshold
-        return ~(certified | hopeless)
-    # Adaptive: stop when even the point estimate would add little radius.
-    p_hat = np.minimum(count_a / n_drawn, 1 - 0.5 / n_drawn)
-    gain = sigma * (stats.norm.ppf(p_hat) - stats.norm.ppf(np.maximum(lower, 0.5)))
-    return (upper > 0.5) & (p_hat > 0.5) & (gain >= ADAPTIVE_RADIUS_TOLERANCE * sigma)
+    def __sksmooth_target__(self, *, n_noise_samples=None) -> DifferentiableTarget:
+        """The soft smoothed classifier SmoothAdv attacks (Salman et al., 2019).
+
+        The log of the Monte Carlo mean, over ``n_noise_samples`` draws of this
+        estimator's noise, of the base net's softmax. Only SmoothAdv asks
+        (with ``n_noise_samples``): the majority vote itself has no gradient.
+        """
+        check_is_fitted(self)
+        if n_noise_samples is None:
+            raise TypeError(
+                "A SmoothedClassifier's prediction is a majority vote with no gradient. "
+                "Attack it with sksmooth.attacks.SmoothAdv (PGD on its soft, "
+                "differentiable version) or with sksmooth.attacks.RandomSearch."
+            )
+        net = unwrap_frozen(self.estimator_)
+        if not (isinstance(net, NeuralNet) and hasattr(net, "module_")):
+            raise TypeError(
+                "SmoothAdv needs a SmoothedClassifier over a skorch net, whose base "
+                f"classifier is differentiable; this one smooths {type(net).__name__}. "
+                + BLACK_BOX_HINT
+            )
+        module, noise_model = net.module_, self._noise_model()
+
+        def soft_smoothed(X, bpda, generator):
+            unit = torch.empty((n_noise_samples, *X.shape), dtype=X.dtype, device=X.device)
+            noise = noise_model.scale_unit_(noise_model.noise.draw_(unit, generator))
+            scores = module_scores(module, (X.unsqueeze(0) + noise).flatten(0, 1))
+            probabilities = torch.softmax(scores, dim=1).view(n_noise_samples, len(X), -1)
+            return torch.log(probabilities.mean(dim=0).clamp_min(1e-12))
+
+        return DifferentiableTarget(soft_smoothed, module, self.classes_, stochastic=True)
+
+    def _feature_names(self) -> np.ndarray:
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = [f"x{i}" for i in range(self.n_features_in_)]
+        return np.asarray(names, dtype=object)
 
 
 def certify(estimator, X, y=None, **certify_params) -> CertificationResult:
@@ -578,7 +645,11 @@ def certify(estimator, X, y=None, **certify_params) -> CertificationResult:
 
     For a :class:`~sklearn.pipeline.Pipeline`, ``X`` goes through every step
     but the last, and the last step certifies the result: radii are then in
-    the input space of that step (after scaling, in scaled units).
+    the input space of that step (after scaling, in scaled units). The result
+    remembers how the pipeline's input maps there, so
+    :meth:`CertificationResult.per_feature_change` reads each certificate in
+    the units of the columns of ``X`` (through StandardScaler, MinMaxScaler,
+    RobustScaler, MaxAbsScaler and ColumnTransformers of them).
 
     Parameters
     ----------
@@ -589,8 +660,8 @@ def certify(estimator, X, y=None, **certify_params) -> CertificationResult:
     y : array-like of shape (n_rows,), default=None
         True labels.
     **certify_params
-        ``n0``, ``n``, ``alpha`` or ``n_jobs`` overrides for
-        :meth:`SmoothedClassifier.certify`.
+        ``radius``, ``n_max``, ``norm``, ``n0``, ``n``, ``alpha`` or ``n_jobs``
+        for :meth:`SmoothedClassifier.certify`.
 
     Returns
     -------
@@ -610,14 +681,17 @@ def certify(estimator, X, y=None, **certify_params) -> CertificationResult:
     >>> len(certify(pipe, X[:5], y[:5], n=200))
     5
     """
-    if isinstance(estimator, Pipeline):
-        estimator, X = estimator[-1], estimator[:-1].transform(X)
-    if not isinstance(estimator, SmoothedClassifier):
+    final = final_step(estimator)
+    if not isinstance(final, SmoothedClassifier):
         raise TypeError(
             f"{type(estimator).__name__} cannot certify: pass a fitted SmoothedClassifier "
             "or a pipeline whose last step is one."
         )
-    return estimator.certify(X, y, **certify_params)
+    final, X_final, preprocessing = split_pipeline(estimator, X)
+    result = final.certify(X_final, y, **certify_params)
+    if preprocessing is None:
+        return result
+    return replace(result, feature_map=feature_map(preprocessing, X))
 
 
 def _seed_random_states(estimator, seed: int) -> None:

@@ -20,6 +20,18 @@ DEVICES = [
 torch.set_num_threads(1)
 
 
+def patch_lower_bound(monkeypatch, bound) -> None:
+    """Make CERTIFY (fixed-n and sequential) use ``bound`` instead of Clopper-Pearson.
+
+    The soundness tests use it to show that a wrong bound fails their checks.
+    """
+    import sksmooth.certification._certify as fixed_n
+    import sksmooth.certification._sequential as sequential
+
+    for module in (fixed_n, sequential):
+        monkeypatch.setattr(module, "clopper_pearson_lower", bound)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

@@ -34,8 +34,9 @@ from skorch.exceptions import DeviceWarning
 
 import sksmooth
 from sksmooth import GradientMaskedClassifier, SmoothedClassifier, certify, make_fraud
-from sksmooth._training import NOISE_CALLBACK_NAME, GaussianNoiseCallback
+from sksmooth._training import NOISE_CALLBACK_NAME, NoiseCallback
 from sksmooth.nets import make_mlp_classifier
+from sksmooth.noise import make_noise_model
 
 FAST = {"sigma": 0.25, "n0": 10, "n": 100, "n_samples": 50, "random_state": 0}
 N_FEATURES = 4
@@ -187,7 +188,7 @@ class CudaGeneratorStandIn:
         return (torch.Generator, (torch.device("cuda", 0),))
 
 
-def noise_callback(net) -> GaussianNoiseCallback:
+def noise_callback(net) -> NoiseCallback:
     return dict(net.callbacks_)[NOISE_CALLBACK_NAME]
 
 
@@ -243,7 +244,7 @@ def test_a_masked_model_trained_on_cuda_loads_without_cuda(fitted, monkeypatch):
 
 
 def test_noise_callback_resumes_its_stream_after_pickling():
-    callback = GaussianNoiseCallback(sigma=1.0, seed=3).initialize()
+    callback = NoiseCallback(make_noise_model("gaussian", 1.0, n_features=2), seed=3).initialize()
     first = torch.zeros(4, 2)
     callback.on_batch_begin(net=None, batch=(first, None), training=True)
     loaded = pickle.loads(pickle.dumps(callback))

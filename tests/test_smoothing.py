@@ -207,7 +207,7 @@ def test_fit_does_not_mutate_skorch_estimator(data):
     # The noise callback went into the clone, not into the user's list.
     assert base.callbacks is callbacks and callbacks == [("train_acc", scoring)]
     assert not hasattr(base, "module_") and not base.initialized_
-    assert "sksmooth_gaussian_noise" in dict(clf.estimator_.callbacks_)
+    assert "sksmooth_noise" in dict(clf.estimator_.callbacks_)
 
 
 # ------------------------------------------------------------- persistence
@@ -490,11 +490,15 @@ def test_wrong_number_of_features_is_rejected(method, n_columns, fitted, rng):
 @pytest.mark.parametrize(
     "params, error, message",
     [
-        ({"sigma": 0}, ValueError, "sigma == 0, must be > 0"),
-        ({"sigma": -1}, ValueError, "sigma == -1, must be > 0"),
-        ({"sigma": np.inf}, ValueError, "sigma must be finite"),
-        ({"sigma": np.nan}, ValueError, "sigma must be finite"),
-        ({"sigma": "0.25"}, TypeError, "sigma must be an instance of"),
+        ({"sigma": 0}, ValueError, "sigma must be a finite number > 0, got 0"),
+        ({"sigma": -1}, ValueError, "sigma must be a finite number > 0, got -1"),
+        ({"sigma": np.inf}, ValueError, "sigma must be a finite number > 0, got inf"),
+        ({"sigma": np.nan}, ValueError, "sigma must be a finite number > 0, got nan"),
+        ({"sigma": "0.25"}, TypeError, "sigma must be a number, an array-like"),
+        ({"sigma": [0.1] * 3}, ValueError, "sigma has shape (3,); per-column sigma needs"),
+        ({"sigma": {"x0": 1.0}}, ValueError, "sigma is a mapping of column names, but"),
+        ({"noise": "cauchy"}, ValueError, "noise must be one of 'gaussian', 'laplace'"),
+        ({"noise": None}, ValueError, "noise must be one of"),
         ({"alpha": 0}, ValueError, "alpha == 0, must be > 0"),
         ({"alpha": 1}, ValueError, "alpha == 1, must be < 1"),
         ({"alpha": 1.5}, ValueError, "alpha == 1.5, must be < 1"),
@@ -517,7 +521,8 @@ def test_invalid_params_are_rejected_in_fit(params, error, message, data):
     "method, params, message",
     [
         ("predict", {"n_samples": 0}, "n_samples == 0"),
-        ("predict_proba", {"sigma": -1.0}, "sigma == -1.0"),
+        ("predict_proba", {"sigma": -1.0}, "sigma must be a finite number > 0, got -1.0"),
+        ("predict", {"noise": "normal"}, "noise must be one of"),
         ("certify", {"n": 0}, "n == 0"),
         ("certify", {"alpha": 1}, "alpha == 1"),
     ],
@@ -628,8 +633,8 @@ def test_dataframe_input_is_not_mutated(kind, data):
 def test_skorch_net_is_trained_with_noise_callback(data):
     clf = SmoothedClassifier(tiny_net(max_epochs=2), **{**FAST, "sigma": 0.7}).fit(*data)
     callbacks = dict(clf.estimator_.callbacks_)
-    assert "sksmooth_gaussian_noise" in callbacks
-    assert callbacks["sksmooth_gaussian_noise"].sigma == 0.7
+    assert "sksmooth_noise" in callbacks
+    assert callbacks["sksmooth_noise"].noise_model.sigma == 0.7
 
 
 class InputRecordingMLP(MLPModule):

@@ -29,6 +29,7 @@ API_MODULES = (
     "sksmooth.masking",
     "sksmooth.metrics",
     "sksmooth.nets",
+    "sksmooth.noise",
 )
 
 # What the names of ``__all__`` that are data (not classes or functions) hold.

@@ -1,19 +1,22 @@
-"""Monte Carlo certification: vote counting, confidence bounds, radii, results."""
+"""Certification statistics: confidence bounds, CERTIFY and PREDICT over votes, results.
 
-from ._bounds import (
-    clopper_pearson_lower,
-    clopper_pearson_upper,
-    gaussian_l2_radius,
-    top_two_binomial_pvalue,
-)
+Pure numpy/scipy: everything here works on vote counts, however they were
+obtained, and is tested on simulated counts without a net.
+"""
+
+from ._bounds import clopper_pearson_lower, clopper_pearson_upper, top_two_binomial_pvalue
+from ._certify import Certificates, certify_votes, predict_votes, sequential_certify_votes
 from ._result import CertificationResult
 from ._sequential import geometric_schedule
 
 __all__ = [
     "CertificationResult",
+    "Certificates",
+    "certify_votes",
     "clopper_pearson_lower",
     "clopper_pearson_upper",
     "geometric_schedule",
-    "gaussian_l2_radius",
+    "predict_votes",
+    "sequential_certify_votes",
     "top_two_binomial_pvalue",
 ]

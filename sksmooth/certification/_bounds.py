@@ -1,4 +1,4 @@
-"""Confidence bounds and radii for randomized smoothing.
+"""Confidence bounds for randomized smoothing (radii belong to each noise: :mod:`sksmooth.noise`).
 
 Pure numpy/scipy, no torch, so the mathematics is testable without a net.
 Every function is vectorised over rows.
@@ -12,7 +12,6 @@ from scipy import special, stats
 __all__ = [
     "clopper_pearson_lower",
     "clopper_pearson_upper",
-    "gaussian_l2_radius",
     "top_two_binomial_pvalue",
 ]
 
@@ -119,28 +118,3 @@ def top_two_binomial_pvalue(count_a: np.ndarray | int, count_b: np.ndarray | int
     # Binomial(n, 1/2) is symmetric, so the two-sided p-value doubles one tail.
     low_tail = stats.binom.cdf(np.minimum(a, b), a + b, 0.5)
     return np.minimum(1.0, 2.0 * low_tail)
-
-
-def gaussian_l2_radius(p_lower: np.ndarray | float, sigma: float) -> np.ndarray:
-    """Certified L2 radius ``sigma * Phi^-1(p_lower)`` of Gaussian smoothing.
-
-    Parameters
-    ----------
-    p_lower : float or array-like of float
-        Lower confidence bound of the top-class probability, in [0, 1].
-    sigma : float
-        Standard deviation of the Gaussian noise.
-
-    Returns
-    -------
-    radius : ndarray of float
-        The radius; 0 wherever ``p_lower <= 1/2`` (no certificate).
-
-    Examples
-    --------
-    >>> from sksmooth.certification import gaussian_l2_radius
-    >>> float(gaussian_l2_radius(0.8413447, sigma=0.5).round(4))
-    0.5
-    """
-    p = np.asarray(p_lower, dtype=float)
-    return np.where(p > 0.5, sigma * special.ndtri(p), 0.0)

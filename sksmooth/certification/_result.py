@@ -4,24 +4,34 @@ from __future__ import annotations
 
 import html
 import math
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..utils._feature_map import FeatureMap, identity_feature_map
+from ..utils._html import html_table
+
 __all__ = ["CertificationResult"]
 
-# Rows of a table a notebook shows; the others are counted in a note.
-MAX_HTML_ROWS = 10
+NORM_SYMBOLS = {"l1": "L1", "l2": "L2", "linf": "L-infinity"}
+# The p of each norm, for the dual computations of per_feature_change.
+NORM_ORDERS = {"l1": 1, "l2": 2, "linf": np.inf}
 
 
 @dataclass(frozen=True, repr=False, eq=False)
 class CertificationResult:
     """Per-row certificates returned by :meth:`SmoothedClassifier.certify`.
 
-    The radius is an L2 distance in the input space of the smoothed
-    classifier: after a scaler in a pipeline, it is measured in scaled units.
-    In a notebook a result shows as a table of its :meth:`summary` and its
-    first rows.
+    Each certificate covers the region ``{delta : ||delta / sigma||_p <= R}``
+    around its row, in the input space of the smoothed classifier (after a
+    scaler in a pipeline: scaled units), over the columns that receive noise;
+    columns whose sigma is 0 are held fixed. ``p`` is :attr:`norm`. With a
+    scalar ``sigma``, ``radius`` is ``sigma * R``, a plain distance in the
+    units of the data; with per-column ``sigma``, ``radius`` is ``R``, unitless.
+    :meth:`per_feature_change` reads a certificate column by column in the
+    units of the data the user passed. In a notebook a result shows as a table
+    of its :meth:`summary` and its first rows.
 
     Parameters
     ----------
@@ -29,7 +39,7 @@ class CertificationResult:
         The class selected by CERTIFY for each row. Where ``abstained`` is
         True this is only the best candidate and carries no guarantee.
     radius : ndarray of shape (n_rows,)
-        Certified L2 radius; 0 where the row abstained.
+        Certified radius (see above); 0 where the row abstained.
     p_lower : ndarray of shape (n_rows,)
         One-sided ``1 - alpha`` lower confidence bound of the probability of
         ``label`` under noise.
@@ -37,8 +47,9 @@ class CertificationResult:
         True where ``p_lower <= 1/2``: no certificate could be given.
     n_samples : ndarray of int of shape (n_rows,)
         Number of noisy samples used for the estimate of each row.
-    sigma : float
-        Noise level the certificates hold for.
+    sigma : float or ndarray of shape (n_features,)
+        Standard deviation of the noise the certificates hold for: one for
+        every column, or one per column (0 where a column is not noised).
     alpha : float
         Failure probability of each certificate.
     correct : ndarray of bool of shape (n_rows,) or None
@@ -48,6 +59,16 @@ class CertificationResult:
     y_true : ndarray of shape (n_rows,) or None
         The true labels, when known. They let :meth:`summary` report figures
         per true class; ``correct`` must agree with them.
+    norm : {"l2", "l1", "linf"}, default="l2"
+        The norm of the certified region.
+    noise : str, default="gaussian"
+        Name of the noise the certificates come from.
+    feature_names : ndarray of str of shape (n_features,), default=None
+        Columns of the smoothed classifier's input.
+    feature_map : FeatureMap, default=None
+        How the columns the user passed map to the smoothed classifier's
+        input (set by :func:`sksmooth.certify` through a pipeline); None
+        means they are the same columns.
 
     Examples
     --------
@@ -61,7 +82,8 @@ class CertificationResult:
     >>> result.certified_accuracy(0.25)
     0.5
     >>> result
-    CertificationResult(n_rows=2, sigma=0.25, alpha=0.001)
+    CertificationResult(n_rows=2, noise='gaussian', sigma=0.25, alpha=0.001, norm='l2')
+      region: ||delta||_2 <= radius, in the units of the smoothed classifier's input
       certified accuracy at radius 0: 0.500
       abstain rate: 0.500
       average certified radius: 0.200
@@ -72,12 +94,20 @@ class CertificationResult:
     p_lower: np.ndarray
     abstained: np.ndarray
     n_samples: np.ndarray
-    sigma: float
+    sigma: float | np.ndarray
     alpha: float
     correct: np.ndarray | None = None
     y_true: np.ndarray | None = None
+    norm: str = "l2"
+    noise: str = "gaussian"
+    feature_names: np.ndarray | None = None
+    feature_map: FeatureMap | None = None
 
     def __post_init__(self) -> None:
+        if self.norm not in NORM_SYMBOLS:
+            raise ValueError(f"norm must be one of {list(NORM_SYMBOLS)}, got {self.norm!r}.")
+        if not np.isscalar(self.sigma):
+            object.__setattr__(self, "sigma", np.asarray(self.sigma, dtype=float))
         if self.y_true is None:
             return
         y_true = np.asarray(self.y_true)
@@ -99,11 +129,60 @@ class CertificationResult:
     def __len__(self) -> int:
         return len(self.radius)
 
+    @property
+    def per_column(self) -> bool:
+        """Whether sigma is given per column (radii are then unitless)."""
+        return not np.isscalar(self.sigma)
+
+    @property
+    def scales(self) -> np.ndarray | None:
+        """Per-column standard deviations of the noise; None for a scalar sigma of unknown width."""
+        if self.per_column:
+            return self.sigma
+        if self.feature_names is None:
+            return None
+        return np.full(len(self.feature_names), float(self.sigma))
+
+    @property
+    def radius_label(self) -> str:
+        """What the radius measures, short enough for a plot axis."""
+        symbol = NORM_SYMBOLS[self.norm]
+        if self.per_column:
+            return f"{symbol} radius R of ||delta / sigma|| (unitless)"
+        return f"{symbol} radius"
+
+    def region(self) -> str:
+        """One line saying which region each certificate covers.
+
+        Returns
+        -------
+        region : str
+            For example ``"||delta||_2 <= radius, in the units of the smoothed
+            classifier's input"``, or for per-column sigma the noised columns
+            by name and how many are held fixed.
+        """
+        p = self.norm[1:]
+        if not self.per_column:
+            return f"||delta||_{p} <= radius, in the units of the smoothed classifier's input"
+        noised = self.sigma > 0
+        if self.feature_names is None:
+            which = f"the {int(noised.sum())} noised columns"
+        else:
+            which = "the noised columns " + ", ".join(str(n) for n in self.feature_names[noised])
+        held = "" if noised.all() else f"; the other {int((~noised).sum())} columns held fixed"
+        return f"||delta / sigma||_{p} <= radius over {which}{held}"
+
     def __repr__(self) -> str:
-        head = (
-            f"{type(self).__name__}(n_rows={len(self)}, sigma={self.sigma:g}, alpha={self.alpha:g})"
-        )
-        return "\n  ".join([head, *(f"{name}: {value}" for name, value in self._headline())])
+        head = f"{type(self).__name__}(n_rows={len(self)}, noise={self.noise!r}, "
+        head += f"{self._sigma_text()}, alpha={self.alpha:g}, norm={self.norm!r})"
+        lines = [head, f"region: {self.region()}"]
+        lines += [f"{name}: {value}" for name, value in self._headline()]
+        return "\n  ".join(lines)
+
+    def _sigma_text(self) -> str:
+        if self.per_column:
+            return "sigma=[" + ", ".join(f"{v:g}" for v in self.sigma) + "]"
+        return f"sigma={float(self.sigma):g}"
 
     def _headline(self) -> list[tuple[str, str]]:
         """The few figures worth a glance, as (name, formatted value) pairs."""
@@ -127,8 +206,9 @@ class CertificationResult:
         Parameters
         ----------
         radius : float, default=0.0
-            L2 radius, at least 0. A row counts when it is correct and its
-            certified radius is at least ``radius`` (Cohen et al., 2019).
+            Radius (in the units of :attr:`radius`), at least 0. A row counts
+            when it is correct and its certified radius is at least
+            ``radius`` (Cohen et al., 2019).
 
         Returns
         -------
@@ -154,7 +234,7 @@ class CertificationResult:
         Parameters
         ----------
         radii : array-like of float, default=None
-            L2 radii, each at least 0, at which certified accuracy is
+            Radii (in the units of :attr:`radius`), each at least 0, at which certified accuracy is
             reported. None takes 3 to 5 round values from 0 to the largest
             certified radius.
 
@@ -238,17 +318,8 @@ class CertificationResult:
 
     def _figures(self, radii: np.ndarray) -> dict:
         """One row of :meth:`summary`, for the rows of this result."""
-        from ..metrics import abstain_rate, average_certified_radius, certified_accuracy
-
-        figures = {"n_rows": len(self), "abstain_rate": abstain_rate(self)}
-        if self.y_true is not None:
-            figures["acr"] = average_certified_radius(self.y_true, self)
-            for r in radii:
-                figures[f"certified_accuracy@{r:g}"] = certified_accuracy(
-                    self.y_true, self, float(r)
-                )
-        elif self.correct is not None:
-            # Labels known only through ``correct``: the same figures, without y_true.
+        figures = {"n_rows": len(self), "abstain_rate": float(np.mean(self.abstained))}
+        if self.correct is not None:
             figures["acr"] = self._acr()
             for r in radii:
                 figures[f"certified_accuracy@{r:g}"] = self.certified_accuracy(float(r))
@@ -266,7 +337,9 @@ class CertificationResult:
         -------
         frame : pandas.DataFrame
             Columns ``label``, ``radius``, ``p_lower``, ``abstained``,
-            ``n_samples`` and, when known, ``correct`` and ``y_true``.
+            ``n_samples`` and, when known, ``correct`` and ``y_true``. Its
+            ``attrs`` hold ``norm``, ``sigma`` and ``region`` (the sentence of
+            :meth:`region`), so the table says what its radii measure.
         """
         import pandas as pd
 
@@ -281,13 +354,92 @@ class CertificationResult:
             columns["correct"] = self.correct
         if self.y_true is not None:
             columns["y_true"] = self.y_true
-        return pd.DataFrame(columns)
+        frame = pd.DataFrame(columns)
+        frame.attrs.update(norm=self.norm, sigma=self.sigma, region=self.region())
+        return frame
+
+    def per_feature_change(self):
+        """The largest change of each input feature alone that each certificate covers.
+
+        For a certified row, changing input feature ``j`` alone by ``t`` moves
+        the smoothed classifier's input by ``J[:, j] * t`` (``J``: the Jacobian
+        of the preprocessing before it, the identity without one), which the
+        certificate covers while ``|t| * ||J[:, j] / sigma||_p <= R``. So the
+        answer is ``R / ||J[:, j] / sigma||_p``, in that feature's own units:
+
+        - 0 where the row abstained, and for a feature that reaches only
+          columns without noise (the certificate does not cover it);
+        - ``inf`` for a feature the model never sees (dropped by a
+          ``ColumnTransformer``);
+        - NaN, with a warning, for a feature that passes through a step that
+          is not affine per feature (a one-hot encoder, a quantile transform):
+          there a change is not a multiple of a fixed direction. A categorical
+          column's switch is not read as a distance; leave such columns
+          without noise, or see the tabular guide.
+
+        Each entry holds for that feature changed alone; changing several
+        features at once is covered while the whole change stays in the region.
+
+        Returns
+        -------
+        change : pandas.DataFrame of shape (n_rows, n_input_features)
+            One column per feature of the input passed to :meth:`certify`
+            (or to :func:`sksmooth.certify` for a pipeline).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sksmooth.certification import CertificationResult
+        >>> result = CertificationResult(
+        ...     label=np.array([1, 0]), radius=np.array([2.0, 0.0]),
+        ...     p_lower=np.array([0.98, 0.4]), abstained=np.array([False, True]),
+        ...     n_samples=np.full(2, 1000), sigma=np.array([0.5, 0.0, 2.0]),
+        ...     alpha=0.001, feature_names=np.array(["amount", "age", "hour"]))
+        >>> result.per_feature_change()
+           amount  age  hour
+        0     1.0  0.0   4.0
+        1     0.0  0.0   0.0
+        """
+        import pandas as pd
+
+        feature_map = self.feature_map
+        if feature_map is None:
+            if self.feature_names is None:
+                raise ValueError(
+                    "per_feature_change needs the columns of the certified data; this "
+                    "result was made without feature_names."
+                )
+            feature_map = identity_feature_map(len(self.feature_names), self.feature_names)
+        scales = self.scales
+        jacobian = np.asarray(feature_map.jacobian, dtype=float)
+        if scales is None or jacobian.shape[0] != len(scales):
+            raise ValueError(
+                f"The feature map has {jacobian.shape[0]} outputs but sigma covers "
+                f"{'no' if scales is None else len(scales)} columns."
+            )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # A column without noise that the feature moves makes the cost infinite.
+            weighted = np.where(jacobian == 0, 0.0, np.abs(jacobian) / scales[:, None])
+            cost = np.linalg.norm(weighted, ord=NORM_ORDERS[self.norm], axis=0)
+            unit_radius = self.radius if self.per_column else self.radius / float(self.sigma)
+            change = unit_radius[:, None] / cost[None, :]
+        change = np.where(np.asarray(self.abstained, dtype=bool)[:, None], 0.0, change)
+        if feature_map.unsupported:
+            reasons = "; ".join(f"{name}: {why}" for name, why in feature_map.unsupported.items())
+            warnings.warn(
+                "per_feature_change is NaN for features that reach a step which is not "
+                f"affine per feature ({reasons}).",
+                UserWarning,
+                stacklevel=2,
+            )
+        return pd.DataFrame(change, columns=list(feature_map.input_names))
 
     def _repr_html_(self) -> str:
         title = (
             f"<strong>{type(self).__name__}</strong>: {len(self)} rows, "
-            f"sigma={self.sigma:g}, alpha={self.alpha:g}; L2 radii in the input space "
-            "of the smoothed classifier"
+            f"{html.escape(self.noise)} noise, {html.escape(self._sigma_text())}, "
+            f"alpha={self.alpha:g}; certified region: "
+            f"{html.escape(self.region())}"
         )
         parts = [f"<div><p>{title}</p>"]
         if len(self):
@@ -309,45 +461,3 @@ def _round_radii(largest: float) -> np.ndarray:
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= target * (1 - 1e-12))
     count = math.floor(largest / step * (1 + 1e-12))
     return np.round(step * np.arange(count + 1), 12)
-
-
-def _format_cell(value) -> str:
-    if isinstance(value, (float, np.floating)):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def html_table(frame, *, caption: str | None = None, max_rows: int = MAX_HTML_ROWS) -> str:
-    """An escaped HTML table of ``frame``'s first ``max_rows`` rows, then a count of the rest.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        The table; its index becomes the first column.
-    caption : str, default=None
-        Caption of the table.
-    max_rows : int, default=10
-        Rows shown; more are counted as ``"... N more rows"``.
-
-    Returns
-    -------
-    html : str
-        A ``<table>`` element, followed by the note when rows were left out.
-    """
-    escape = html.escape
-    index_name = "" if frame.index.name is None else frame.index.name
-    header = "".join(f"<th>{escape(str(name))}</th>" for name in [index_name, *frame.columns])
-    body = []
-    for key, *row in frame.head(max_rows).itertuples(name=None):
-        cells = [f"<th>{escape(str(key))}</th>"]
-        cells += [f"<td>{escape(_format_cell(value))}</td>" for value in row]
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    caption_html = "" if caption is None else f"<caption>{escape(caption)}</caption>"
-    table = (
-        f'<table class="dataframe">{caption_html}<thead><tr>{header}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
-    )
-    hidden = len(frame) - max_rows
-    if hidden > 0:
-        table += f"<p>... {hidden} more rows</p>"
-    return table

@@ -11,7 +11,26 @@ a certificate is wrong with probability at most ``alpha``.
 
 from __future__ import annotations
 
-__all__ = ["geometric_schedule"]
+from collections.abc import Callable
+
+import numpy as np
+
+from ._bounds import clopper_pearson_lower, clopper_pearson_upper
+
+__all__ = [
+    "ADAPTIVE_RADIUS_TOLERANCE",
+    "SEQUENTIAL_N_MIN",
+    "adaptive_rule",
+    "decision_rule",
+    "geometric_schedule",
+    "sequential_lower_bounds",
+]
+
+# Samples at the first look of sequential certification; then doubling.
+SEQUENTIAL_N_MIN = 100
+# Adaptive mode stops a row once more samples could add less than this
+# fraction of sigma to its radius.
+ADAPTIVE_RADIUS_TOLERANCE = 0.05
 
 
 def geometric_schedule(n_min: int, n_max: int) -> list[int]:
@@ -44,3 +63,88 @@ def geometric_schedule(n_min: int, n_max: int) -> list[int]:
     if sizes[-1] != n_max:
         sizes.append(n_max)
     return sizes
+
+
+# A stopping rule: (lower, upper, count_a, n_drawn) of the active rows -> which continue.
+StoppingRule = Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
+
+
+def decision_rule(required_probability: float) -> StoppingRule:
+    """Decision mode: stop once a row is certified at, or hopeless for, the probability asked."""
+    threshold = max(required_probability, 0.5)
+
+    def unfinished(lower, upper, count_a, n_drawn):
+        certified = (lower >= threshold) & (lower > 0.5)
+        hopeless = upper < threshold
+        return ~(certified | hopeless)
+
+    return unfinished
+
+
+def adaptive_rule(unit_radius: Callable[[np.ndarray], np.ndarray]) -> StoppingRule:
+    """Adaptive mode: stop once even the point estimate would add little radius.
+
+    ``unit_radius`` maps probabilities to radii in units of sigma (0 at or
+    below 1/2); a row stops when the gain falls below
+    ``ADAPTIVE_RADIUS_TOLERANCE``.
+    """
+
+    def unfinished(lower, upper, count_a, n_drawn):
+        p_hat = np.minimum(count_a / n_drawn, 1 - 0.5 / n_drawn)
+        gain = unit_radius(p_hat) - unit_radius(lower)
+        return (upper > 0.5) & (p_hat > 0.5) & (gain >= ADAPTIVE_RADIUS_TOLERANCE)
+
+    return unfinished
+
+
+def sequential_lower_bounds(
+    draw_candidate_votes: Callable[[np.ndarray, int, int], np.ndarray],
+    n_rows: int,
+    *,
+    n_cap: int,
+    alpha: float,
+    unfinished: StoppingRule,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lower bounds of each row's ``pA`` from doubling rounds, each row stopping when decided.
+
+    Parameters
+    ----------
+    draw_candidate_votes : callable
+        ``draw_candidate_votes(rows, look, n_new)`` returns, for the row
+        indices ``rows``, the votes for each row's candidate class among
+        ``n_new`` fresh noisy samples (independent of every earlier look).
+    n_rows : int
+        Rows to certify.
+    n_cap : int
+        Samples at the last look.
+    alpha : float
+        Failure probability over all looks of a row together.
+    unfinished : callable
+        The stopping rule, from :func:`decision_rule` or :func:`adaptive_rule`.
+
+    Returns
+    -------
+    p_lower : ndarray of shape (n_rows,)
+        The best lower bound over the looks each row took; all hold at once
+        with probability at least ``1 - alpha``.
+    n_used : ndarray of int of shape (n_rows,)
+        Estimation samples each row used.
+    """
+    sizes = geometric_schedule(min(SEQUENTIAL_N_MIN, n_cap), n_cap)
+    level = alpha / len(sizes)
+    count_a = np.zeros(n_rows, dtype=np.int64)
+    n_used = np.zeros(n_rows, dtype=np.int64)
+    best_lower = np.zeros(n_rows)
+    active = np.arange(n_rows)
+    drawn = 0
+    for look, size in enumerate(sizes):
+        if active.size == 0:
+            break
+        count_a[active] += draw_candidate_votes(active, look, size - drawn)
+        drawn = size
+        n_used[active] = size
+        lower = clopper_pearson_lower(count_a[active], size, level)
+        upper = clopper_pearson_upper(count_a[active], size, level)
+        best_lower[active] = np.maximum(best_lower[active], lower)
+        active = active[unfinished(lower, upper, count_a[active], size)]
+    return best_lower, n_used

@@ -1,14 +1,10 @@
-"""Confidence bounds and radii against scipy's reference implementations."""
+"""Confidence bounds against scipy's reference implementations."""
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from sksmooth.certification import (
-    clopper_pearson_lower,
-    gaussian_l2_radius,
-    top_two_binomial_pvalue,
-)
+from sksmooth.certification import clopper_pearson_lower, top_two_binomial_pvalue
 
 
 @pytest.mark.parametrize("n", [1, 2, 10, 57, 1000])
@@ -51,19 +47,3 @@ def test_top_two_pvalue_cohen_thresholds():
     # DESIGN: at alpha = 0.001, n = 10 always abstains; n = 100 needs >= 67 votes.
     assert top_two_binomial_pvalue(10, 0) > 0.001
     assert top_two_binomial_pvalue(67, 33) <= 0.001 < top_two_binomial_pvalue(66, 34)
-
-
-def test_gaussian_radius():
-    np.testing.assert_allclose(
-        gaussian_l2_radius([0.3, 0.5, stats.norm.cdf(1.0), stats.norm.cdf(2.0)], sigma=0.5),
-        [0.0, 0.0, 0.5, 1.0],
-    )
-
-
-@pytest.mark.parametrize(
-    "n, expected", [(10**2, 1.50), (10**3, 2.46), (10**4, 3.20), (10**5, 3.81)]
-)
-def test_largest_radius_with_all_votes_agreeing(n, expected):
-    # Cohen et al.'s table: sigma * Phi^-1(alpha ** (1 / n)) at alpha = 0.001.
-    radius = gaussian_l2_radius(clopper_pearson_lower(n, n, 0.001), sigma=1.0)
-    assert radius == pytest.approx(expected, abs=0.005)

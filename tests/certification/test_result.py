@@ -1,5 +1,6 @@
 """CertificationResult: summary figures, text and HTML views, label checks."""
 
+import html
 from html.parser import HTMLParser
 
 import numpy as np
@@ -9,10 +10,10 @@ from sklearn.linear_model import LogisticRegression
 
 from sksmooth import SmoothedClassifier
 from sksmooth.certification import CertificationResult
-from sksmooth.certification._result import MAX_HTML_ROWS
+from sksmooth.utils._html import MAX_HTML_ROWS
 
 
-def make_result(label, radius, abstained, y_true=None, correct=None, sigma=0.5):
+def make_result(label, radius, abstained, y_true=None, correct=None, sigma=0.5, **fields):
     label = np.asarray(label)
     return CertificationResult(
         label=label,
@@ -24,6 +25,7 @@ def make_result(label, radius, abstained, y_true=None, correct=None, sigma=0.5):
         alpha=0.001,
         correct=None if correct is None else np.asarray(correct, dtype=bool),
         y_true=None if y_true is None else np.asarray(y_true),
+        **fields,
     )
 
 
@@ -190,16 +192,74 @@ def test_y_true_is_checked_and_gives_correct():
 
 def test_repr_lists_the_headline_figures():
     lines = repr(RESULT).splitlines()
-    assert lines[0] == "CertificationResult(n_rows=6, sigma=0.5, alpha=0.001)"
-    assert lines[1:] == [
+    assert lines[0] == (
+        "CertificationResult(n_rows=6, noise='gaussian', sigma=0.5, alpha=0.001, norm='l2')"
+    )
+    assert lines[1] == "  region: ||delta||_2 <= radius, in the units of the smoothed classifier's input"
+    assert lines[2:] == [
         f"  certified accuracy at radius 0: {4 / 6:.3f}",
         f"  abstain rate: {1 / 6:.3f}",
         f"  average certified radius: {1.7 / 6:.3f}",
     ]
     without_labels = repr(make_result(LABEL, RADIUS, ABSTAINED)).splitlines()
-    assert without_labels[1:] == [f"  abstain rate: {1 / 6:.3f}"]
+    assert without_labels[2:] == [f"  abstain rate: {1 / 6:.3f}"]
     empty = make_result(np.array([], dtype=int), [], np.array([], dtype=bool))
-    assert repr(empty) == "CertificationResult(n_rows=0, sigma=0.5, alpha=0.001)"
+    assert repr(empty).splitlines()[0] == (
+        "CertificationResult(n_rows=0, noise='gaussian', sigma=0.5, alpha=0.001, norm='l2')"
+    )
+
+
+def per_column_result(norm="l1", abstained=(False, True)):
+    return CertificationResult(
+        label=np.array([1, 0]),
+        radius=np.array([2.0, 0.0]),
+        p_lower=np.array([0.98, 0.4]),
+        abstained=np.array(abstained),
+        n_samples=np.full(2, 1000),
+        sigma=np.array([0.5, 0.0, 2.0]),
+        alpha=0.001,
+        norm=norm,
+        noise="laplace",
+        feature_names=np.array(["amount", "age", "hour"], dtype=object),
+    )
+
+
+def test_per_column_result_says_which_region_it_certifies():
+    result = per_column_result()
+    text = repr(result)
+    assert "sigma=[0.5, 0, 2]" in text and "norm='l1'" in text
+    assert "||delta / sigma||_1 <= radius over the noised columns amount, hour" in text
+    assert "the other 1 columns held fixed" in text
+    assert result.radius_label == "L1 radius R of ||delta / sigma|| (unitless)"
+    assert result.to_frame().attrs["region"] == result.region()
+    assert result.region() in html.unescape(result._repr_html_())
+    assert result.summary(radii=[0, 1]).loc["all", "certified@1"] == 0.5
+
+
+@pytest.mark.parametrize("norm", ["l1", "l2", "linf"])
+def test_per_feature_change_without_preprocessing(norm):
+    # One feature changed alone: |delta_j| / sigma_j <= R whatever the norm.
+    change = per_column_result(norm).per_feature_change()
+    assert list(change.columns) == ["amount", "age", "hour"]
+    np.testing.assert_array_equal(change.to_numpy(), [[1.0, 0.0, 4.0], [0.0, 0.0, 0.0]])
+
+
+def test_per_feature_change_of_a_scalar_sigma_is_the_radius():
+    result = make_result(LABEL, RADIUS, ABSTAINED, feature_names=np.array(["a", "b"]))
+    change = result.per_feature_change()
+    expected = np.where(ABSTAINED, 0.0, RADIUS)
+    np.testing.assert_array_equal(change["a"], expected)
+    np.testing.assert_array_equal(change["b"], expected)
+
+
+def test_per_feature_change_needs_the_columns():
+    with pytest.raises(ValueError, match="without feature_names"):
+        make_result(LABEL, RADIUS, ABSTAINED).per_feature_change()
+
+
+def test_unknown_norm_is_refused():
+    with pytest.raises(ValueError, match="norm must be one of"):
+        make_result(LABEL, RADIUS, ABSTAINED, norm="l3")
 
 
 class TableParser(HTMLParser):

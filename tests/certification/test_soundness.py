@@ -16,10 +16,10 @@ from sklearn.frozen import FrozenEstimator
 from skorch import NeuralNetClassifier
 from torch import nn
 
-import sksmooth.smoothing
 from sksmooth import SmoothedClassifier
+from sksmooth.certification import clopper_pearson_lower
 
-from ..conftest import DEVICES
+from ..conftest import DEVICES, patch_lower_bound
 
 
 class LinearThreshold(ClassifierMixin, BaseEstimator):
@@ -110,12 +110,8 @@ def test_soundness_check_catches_a_bound_at_ten_times_alpha(monkeypatch):
     # Clopper-Pearson at level 10 alpha is sound at 10 alpha, not at alpha:
     # at the smallest alpha, where the tolerance is widest relative to alpha,
     # the check still tells the difference.
-    original = sksmooth.smoothing.clopper_pearson_lower
-    monkeypatch.setattr(
-        sksmooth.smoothing,
-        "clopper_pearson_lower",
-        lambda k, n, alpha: original(k, n, 10 * alpha),
-    )
+    original = clopper_pearson_lower
+    patch_lower_bound(monkeypatch, lambda k, n, alpha: original(k, n, 10 * alpha))
     seed, sigma, n_features, alpha = CONFIGURATIONS[0]
     result, label, radius = certify_linear_oracle(seed, sigma, n_features, alpha)
     assert unsound_count(result, label, radius) > max_unsound(N_ROWS, alpha)
@@ -135,9 +131,7 @@ def test_certified_radius_is_sound_over_many_seeds():
 def test_soundness_check_catches_a_wrong_bound(monkeypatch):
     # Using the point estimate nA / n as "lower bound" overstates the radius
     # about half the time: the same check must fail.
-    monkeypatch.setattr(
-        sksmooth.smoothing, "clopper_pearson_lower", lambda k, n, alpha: np.asarray(k) / n
-    )
+    patch_lower_bound(monkeypatch, lambda k, n, alpha: np.asarray(k) / n)
     result, label, radius = certify_linear_oracle(seed=0)
     assert unsound_count(result, label, radius) > 3 * MAX_UNSOUND
 
@@ -238,12 +232,8 @@ def test_decision_mode_is_sound_where_it_is_hardest(seed, alpha):
 def test_decision_mode_check_catches_a_missing_union_bound(monkeypatch):
     # Without the alpha / n_looks correction, repeated looks at the same rows
     # certify wrongly far more often than alpha (measured: 67 to 75 of 600).
-    original = sksmooth.smoothing.clopper_pearson_lower
-    monkeypatch.setattr(
-        sksmooth.smoothing,
-        "clopper_pearson_lower",
-        lambda k, n, alpha: original(k, n, alpha * 6),
-    )
+    original = clopper_pearson_lower
+    patch_lower_bound(monkeypatch, lambda k, n, alpha: original(k, n, alpha * 6))
     wrong, _ = wrong_decisions(0, 0.97, 1.0)
     assert wrong > MAX_UNSOUND
 

@@ -29,10 +29,10 @@ from sklearn.frozen import FrozenEstimator
 from skorch import NeuralNetClassifier
 from torch import nn
 
-import sksmooth.smoothing
 from sksmooth import SmoothedClassifier
+from sksmooth.certification import clopper_pearson_lower
 
-from ..conftest import DEVICES
+from ..conftest import DEVICES, patch_lower_bound
 
 FALSE_ALARM = 1e-4
 
@@ -230,9 +230,7 @@ def test_multiclass_certificates_are_sound(case):
 
 def test_multiclass_check_catches_the_point_estimate(monkeypatch):
     # The point estimate nA / n as "lower bound" overshoots about half the time.
-    monkeypatch.setattr(
-        sksmooth.smoothing, "clopper_pearson_lower", lambda k, n, alpha: np.asarray(k) / n
-    )
+    patch_lower_bound(monkeypatch, lambda k, n, alpha: np.asarray(k) / n)
     for case in FIXED_CASES[:2] + FIXED_CASES[3:4]:
         result, base, X = certify_case(*case)
         bound, radius = failures(result, base, X, case[3])
@@ -244,12 +242,8 @@ def test_multiclass_check_catches_the_point_estimate(monkeypatch):
 def test_multiclass_check_catches_a_bound_at_five_times_alpha(case, monkeypatch):
     # Clopper-Pearson at level 5 alpha is a valid bound at 5 alpha, not at
     # alpha: the check must tell the difference.
-    original = sksmooth.smoothing.clopper_pearson_lower
-    monkeypatch.setattr(
-        sksmooth.smoothing,
-        "clopper_pearson_lower",
-        lambda k, n, alpha: original(k, n, 5 * alpha),
-    )
+    original = clopper_pearson_lower
+    patch_lower_bound(monkeypatch, lambda k, n, alpha: original(k, n, 5 * alpha))
     result, base, X = certify_case(*case)
     bound, _ = failures(result, base, X, case[3])
     assert bound.sum() > max_failures(N_ROWS, case[4])
@@ -371,12 +365,8 @@ def test_multiclass_sequential_certificates_are_sound(case, mode):
 def test_adaptive_mode_check_catches_a_missing_union_bound(monkeypatch):
     # Each look's bound at alpha instead of alpha / 4: the best of four looks
     # overshoots far more often than alpha.
-    original = sksmooth.smoothing.clopper_pearson_lower
-    monkeypatch.setattr(
-        sksmooth.smoothing,
-        "clopper_pearson_lower",
-        lambda k, n, alpha: original(k, n, alpha * 4),
-    )
+    original = clopper_pearson_lower
+    patch_lower_bound(monkeypatch, lambda k, n, alpha: original(k, n, alpha * 4))
     sigma, alpha, n_rows = 1.0, 0.1, 1000
     base, X = interval_problem(n_rows, 2, sigma, seed=10, n_classes=3)
     result = smoothed(base, X, sigma, alpha, seed=10, n=N_CAP).certify(X, n_max=N_CAP)

@@ -1,4 +1,4 @@
-"""Monte Carlo vote counting under Gaussian noise.
+"""Monte Carlo vote counting: batched noisy forward passes of the base classifier.
 
 Each row's noise is drawn from its own generator, seeded from the fitted
 seed, a stream name and the row's bytes (see :func:`row_seeds`). Counts are
@@ -57,12 +57,12 @@ def count_votes(
     X: np.ndarray,
     *,
     n_draws: int,
-    sigma: float,
+    noise_model,
     seeds: list[int],
     batch_size: int,
     on_batch=None,
 ) -> np.ndarray:
-    """Count the base classifier's votes for each class under Gaussian noise.
+    """Count the base classifier's votes for each class under noise.
 
     Parameters
     ----------
@@ -73,8 +73,8 @@ def count_votes(
         Rows to classify.
     n_draws : int
         Noisy samples per row.
-    sigma : float
-        Standard deviation of the noise.
+    noise_model : sksmooth.noise.NoiseModel
+        The noise and its per-column scales; it draws every sample.
     seeds : list of int
         One generator seed per row, from :func:`row_seeds`.
     batch_size : int
@@ -98,6 +98,7 @@ def count_votes(
         rows = torch.tensor(np.array(X, order="C"), dtype=dtype, device=device)
         capacity = min(max(batch_size, NOISE_PIECE), n_rows * n_draws)
         noisy = torch.empty((capacity, n_features), dtype=dtype, device=device)
+        scale = noise_model.torch_scale(device, dtype)
         owner = torch.empty(capacity, dtype=torch.int64, device=device)
         ones = torch.ones(capacity, dtype=torch.int64, device=device)
         filled = 0
@@ -120,7 +121,7 @@ def count_votes(
                     classify_filled()
                     filled = 0
                 piece = noisy[filled : filled + size]
-                piece.normal_(0.0, sigma, generator=generator).add_(rows[row_index])
+                noise_model.noise.draw_(piece, generator, scale).add_(rows[row_index])
                 owner[filled : filled + size] = row_index
                 filled += size
                 remaining -= size

@@ -6,7 +6,8 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from sksmooth._adapters import EstimatorVoter, TorchModuleVoter
-from sksmooth.certification._votes import NOISE_PIECE, count_votes, row_seeds
+from sksmooth._monte_carlo import NOISE_PIECE, count_votes, row_seeds
+from sksmooth.noise import make_noise_model
 
 
 @pytest.fixture
@@ -15,12 +16,12 @@ def linear_module():
     return torch.nn.Linear(3, 2)
 
 
-def counts(voter, X, batch_size=1000, n_draws=2500, seed=0):
+def counts(voter, X, batch_size=1000, n_draws=2500, seed=0, noise="gaussian", sigma=0.5):
     return count_votes(
         voter,
         X,
         n_draws=n_draws,
-        sigma=0.5,
+        noise_model=make_noise_model(noise, sigma, n_features=X.shape[1]),
         seeds=row_seeds(X, seed, "test"),
         batch_size=batch_size,
     )

@@ -1,0 +1,195 @@
+"""Cohen et al.'s CERTIFY and PREDICT as functions of vote counts and a noise.
+
+No torch and no estimator: the votes may come from a net, any classifier or
+a simulation, which is how the statistics are tested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._bounds import clopper_pearson_lower, top_two_binomial_pvalue
+from ._sequential import adaptive_rule, decision_rule, sequential_lower_bounds
+
+__all__ = ["Certificates", "certify_votes", "predict_votes", "sequential_certify_votes"]
+
+
+@dataclass(frozen=True)
+class Certificates:
+    """Per-row outcome of CERTIFY, before labels are attached.
+
+    Parameters
+    ----------
+    candidate : ndarray of int
+        Index of the class selected from the selection votes.
+    p_lower : ndarray of float
+        Lower confidence bound of the candidate's probability under noise.
+    radius : ndarray of float
+        Certified radius (see :meth:`sksmooth.noise.NoiseModel.radius`), 0 where abstained.
+    abstained : ndarray of bool
+        True where ``p_lower <= 1/2``.
+    n_samples : ndarray of int
+        Estimation samples each row used.
+    """
+
+    candidate: np.ndarray
+    p_lower: np.ndarray
+    radius: np.ndarray
+    abstained: np.ndarray
+    n_samples: np.ndarray
+
+
+def _certificates(candidate, p_lower, n_samples, noise_model, norm) -> Certificates:
+    return Certificates(
+        candidate=candidate,
+        p_lower=p_lower,
+        radius=noise_model.radius(p_lower, norm),
+        abstained=p_lower <= 0.5,
+        n_samples=n_samples,
+    )
+
+
+def certify_votes(
+    selection_votes: np.ndarray,
+    estimation_votes: np.ndarray,
+    *,
+    alpha: float,
+    noise_model,
+    norm: str,
+) -> Certificates:
+    """CERTIFY (Cohen et al., 2019) from the two rounds of votes of each row.
+
+    The candidate is the top class of ``selection_votes``; its votes among
+    the independent ``estimation_votes`` give a one-sided Clopper-Pearson
+    lower bound ``p_lower`` at level ``1 - alpha``, and the radius is the
+    noise's radius at ``p_lower``. With probability at least ``1 - alpha``
+    per row, a row that does not abstain is certified correctly.
+
+    Parameters
+    ----------
+    selection_votes, estimation_votes : ndarray of int of shape (n_rows, n_classes)
+        Votes per class under noise, from independent samples.
+    alpha : float
+        Failure probability per row.
+    noise_model : sksmooth.noise.NoiseModel
+        The noise the votes were drawn under.
+    norm : str
+        A norm ``noise_model`` certifies.
+
+    Returns
+    -------
+    certificates : Certificates
+        Candidate, ``p_lower``, radius, abstentions and samples of each row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksmooth.certification import certify_votes
+    >>> from sksmooth.noise import make_noise_model
+    >>> noise = make_noise_model("gaussian", 0.5, n_features=2)
+    >>> out = certify_votes(np.array([[9, 1]]), np.array([[990, 10]]), alpha=0.001,
+    ...                     noise_model=noise, norm="l2")
+    >>> out.candidate, out.radius.round(3)
+    (array([0]), array([0.989]))
+    """
+    candidate = selection_votes.argmax(axis=1)
+    n = estimation_votes.sum(axis=1)
+    count_a = estimation_votes[np.arange(len(candidate)), candidate]
+    p_lower = clopper_pearson_lower(count_a, n, alpha)
+    return _certificates(candidate, p_lower, n, noise_model, norm)
+
+
+def sequential_certify_votes(
+    selection_votes: np.ndarray,
+    draw_votes: Callable[[np.ndarray, int, int], np.ndarray],
+    *,
+    n_cap: int,
+    alpha: float,
+    noise_model,
+    norm: str,
+    radius: float | None = None,
+) -> Certificates:
+    """CERTIFY with estimation samples drawn in doubling rounds until each row is decided.
+
+    Decision mode (``radius`` given): a row stops once it is certified at
+    ``radius`` or cannot be. Adaptive mode (``radius=None``): a row stops once
+    more samples could add less than 5% of sigma to its radius. Either way
+    the bounds are union-bounded over the looks, so the guarantee of
+    :func:`certify_votes` holds.
+
+    Parameters
+    ----------
+    selection_votes : ndarray of int of shape (n_rows, n_classes)
+        Votes that select each row's candidate.
+    draw_votes : callable
+        ``draw_votes(rows, look, n_new)``: votes per class, shape
+        ``(len(rows), n_classes)``, among ``n_new`` fresh samples of the rows
+        ``rows``, independent of every earlier look.
+    n_cap : int
+        Estimation samples at the last look.
+    alpha : float
+        Failure probability per row.
+    noise_model : sksmooth.noise.NoiseModel
+        The noise the votes are drawn under.
+    norm : str
+        A norm ``noise_model`` certifies.
+    radius : float, default=None
+        Decision mode's radius, in the units of
+        :meth:`sksmooth.noise.NoiseModel.radius`.
+
+    Returns
+    -------
+    certificates : Certificates
+        Candidate, best ``p_lower`` over the looks, radius, abstentions and
+        the estimation samples each row used.
+    """
+    candidate = selection_votes.argmax(axis=1)
+
+    def draw_candidate_votes(rows, look, n_new):
+        votes = draw_votes(rows, look, n_new)
+        return votes[np.arange(len(rows)), candidate[rows]]
+
+    if radius is None:
+        rule = adaptive_rule(lambda p: noise_model.radius(p, norm, in_sigmas=True))
+    else:
+        rule = decision_rule(noise_model.required_probability(radius, norm))
+    p_lower, n_used = sequential_lower_bounds(
+        draw_candidate_votes, len(candidate), n_cap=n_cap, alpha=alpha, unfinished=rule
+    )
+    return _certificates(candidate, p_lower, n_used, noise_model, norm)
+
+
+def predict_votes(votes: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """PREDICT (Cohen et al., 2019): the top class, and whether to abstain.
+
+    A row abstains unless its top class beats the runner-up in a two-sided
+    binomial test at level ``alpha``, which bounds the probability of
+    returning a class other than the smoothed classifier's by ``alpha``.
+
+    Parameters
+    ----------
+    votes : ndarray of int of shape (n_rows, n_classes)
+        Votes per class under noise.
+    alpha : float
+        Level of the test: the probability of returning a wrong class.
+
+    Returns
+    -------
+    top : ndarray of int of shape (n_rows,)
+        Index of the class with most votes.
+    abstain : ndarray of bool of shape (n_rows,)
+        True where the lead of the top class is not significant.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksmooth.certification import predict_votes
+    >>> predict_votes(np.array([[67, 33], [60, 40]]), alpha=0.001)
+    (array([0, 0]), array([False,  True]))
+    """
+    top_two = np.sort(votes, axis=1)[:, -2:]
+    abstain = top_two_binomial_pvalue(top_two[:, 1], top_two[:, 0]) > alpha
+    return votes.argmax(axis=1), abstain

@@ -1,0 +1,412 @@
+"""The threat model of randomized smoothing: which noise, on which columns, which norm.
+
+Each noise owns, in one place, the three things a certificate rests on:
+
+- its draw (the only code in the package that writes a noise sample), on the
+  per-row torch generators of the vote counting or on a numpy generator for
+  noisy training copies, always with standard deviation 1 before scaling;
+- its radius formulas, one per norm it certifies, in units of the per-column
+  standard deviation ``sigma``: the certified region is
+  ``{delta : ||delta / sigma||_p <= R}`` over the noised columns, with
+  ``delta_j = 0`` on columns whose sigma is 0;
+- their inverses: the probability a radius requires (for decision mode).
+
+:class:`NoiseModel` binds a noise to the per-column scales of a fitted
+estimator (``sigma``, scalar or one value per column) and is what the vote
+counting, the training paths and the certification functions take.
+
+The formulas (``d`` = number of noised columns, ``p`` = a lower bound of the
+top class's probability, ``Phi`` the standard normal CDF):
+
+=========  ===============================  ==========================================
+noise      natural norm: ``R(p)``           L-infinity
+=========  ===============================  ==========================================
+gaussian   L2: ``Phi^-1(p)``                ``Phi^-1(p) / sqrt(d)`` (from L2)
+laplace    L1: ``-ln(2 (1 - p)) / sqrt(2)`` ``R_1(p) / d`` (from L1)
+uniform    L1: ``2 sqrt(3) (p - 1/2)``      ``2 sqrt(3) (1 - (3/2 - p)^(1/d))``
+=========  ===============================  ==========================================
+
+Gaussian: Cohen, Rosenfeld & Kolter (ICML 2019). Laplace with scale
+``b = sigma / sqrt(2)``: Teng et al. (2020), ``-b ln(2 (1 - p))``. Uniform on
+``[-l, l]`` with ``l = sqrt(3) sigma``: Yang et al. (ICML 2020), L1 radius
+``2 l (p - 1/2)``; for L-infinity the two cubes ``x + U`` and
+``x + delta + U`` overlap in a fraction ``prod_j (1 - |delta_j| / (2 l_j))``
+of their volume, and by the Neyman-Pearson lemma the prediction holds while
+that fraction exceeds ``3/2 - p``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import special
+
+__all__ = [
+    "GaussianNoise",
+    "LaplaceNoise",
+    "Noise",
+    "NoiseModel",
+    "UniformNoise",
+    "get_noise",
+    "make_noise_model",
+]
+
+SQRT2 = math.sqrt(2.0)
+SQRT3 = math.sqrt(3.0)
+# A float32 uniform draw can be exactly 0; the Laplace inverse CDF maps it to
+# an infinite sample. Clamping to the draw's own resolution keeps it finite.
+_FLOAT32_RESOLUTION = 2.0**-24
+
+
+class Noise:
+    """A symmetric noise distribution with standard deviation 1 per column.
+
+    Subclasses define :attr:`name`, :attr:`norms` (the first is the natural
+    one), :meth:`draw_`, :meth:`draw_numpy`, :meth:`radius` and
+    :meth:`required_probability`. Instances hold no state: two noises of the
+    same class are equal, so they can be compared in a grid search.
+    """
+
+    name: str = ""
+    norms: tuple[str, ...] = ()
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    @property
+    def default_norm(self) -> str:
+        """The norm the noise certifies best."""
+        return self.norms[0]
+
+    def check_norm(self, norm: str | None) -> str:
+        """Return ``norm`` (the natural one if None), or raise a ValueError naming it."""
+        if norm is None:
+            return self.default_norm
+        if norm not in self.norms:
+            raise ValueError(
+                f"{self.name} noise cannot certify the norm {norm!r}; it certifies "
+                f"{' and '.join(repr(n) for n in self.norms)}."
+            )
+        return norm
+
+    def draw_(self, out: torch.Tensor, generator: torch.Generator, scale=1.0) -> torch.Tensor:
+        """Fill ``out`` in place with noise of standard deviation ``scale``.
+
+        ``scale`` is a float (every column alike) or a tensor broadcasting
+        over the last dimension (one standard deviation per column).
+        """
+        raise NotImplementedError
+
+    def draw_numpy(self, rng: np.random.Generator, shape) -> np.ndarray:
+        """Noise of standard deviation 1, float64, from a numpy generator."""
+        raise NotImplementedError
+
+    def radius(self, p: np.ndarray, norm: str, n_noised: int) -> np.ndarray:
+        """Certified radius, in units of sigma, for probabilities ``p > 1/2``."""
+        raise NotImplementedError
+
+    def required_probability(self, radius: float, norm: str, n_noised: int) -> float:
+        """The smallest ``p`` whose :meth:`radius` reaches ``radius`` (above 1 if none)."""
+        raise NotImplementedError
+
+
+class GaussianNoise(Noise):
+    """Gaussian noise: L2 certificates (Cohen et al., 2019), L-infinity by conversion.
+
+    Examples
+    --------
+    >>> from sksmooth.noise import GaussianNoise
+    >>> float(GaussianNoise().radius(0.8413447460685429, "l2", n_noised=4).round(6))
+    1.0
+    >>> float(GaussianNoise().radius(0.8413447460685429, "linf", n_noised=4).round(6))
+    0.5
+    """
+
+    name = "gaussian"
+    norms = ("l2", "linf")
+
+    def draw_(self, out, generator, scale=1.0):
+        if isinstance(scale, float):
+            return out.normal_(0.0, scale, generator=generator)
+        return out.normal_(0.0, 1.0, generator=generator).mul_(scale)
+
+    def draw_numpy(self, rng, shape):
+        return rng.standard_normal(shape)
+
+    def radius(self, p, norm, n_noised):
+        l2 = special.ndtri(p)
+        return l2 if norm == "l2" else l2 / math.sqrt(n_noised)
+
+    def required_probability(self, radius, norm, n_noised):
+        l2 = radius if norm == "l2" else radius * math.sqrt(n_noised)
+        return float(special.ndtr(l2))
+
+
+class LaplaceNoise(Noise):
+    """Laplace noise: L1 certificates (Teng et al., 2020), L-infinity by conversion.
+
+    Each column's noise has scale ``b = sigma / sqrt(2)`` (standard deviation
+    ``sigma``).
+
+    Examples
+    --------
+    >>> from sksmooth.noise import LaplaceNoise
+    >>> float(LaplaceNoise().radius(0.75, "l1", n_noised=3).round(6))  # ln(2) / sqrt(2)
+    0.490129
+    """
+
+    name = "laplace"
+    norms = ("l1", "linf")
+
+    def draw_(self, out, generator, scale=1.0):
+        # Inverse CDF of one uniform draw: a random sign times an Exp(1) magnitude.
+        out.uniform_(-1.0, 1.0, generator=generator)
+        magnitude = torch.log(out.abs().neg_().add_(1.0).clamp_(min=_FLOAT32_RESOLUTION))
+        out.sign_().mul_(magnitude).mul_(-1.0 / SQRT2)
+        return out.mul_(scale)
+
+    def draw_numpy(self, rng, shape):
+        return rng.laplace(0.0, 1.0 / SQRT2, shape)
+
+    def radius(self, p, norm, n_noised):
+        l1 = -np.log(2.0 * (1.0 - np.asarray(p, dtype=float))) / SQRT2
+        return l1 if norm == "l1" else l1 / n_noised
+
+    def required_probability(self, radius, norm, n_noised):
+        l1 = radius if norm == "l1" else radius * n_noised
+        return float(1.0 - 0.5 * math.exp(-SQRT2 * l1))
+
+
+class UniformNoise(Noise):
+    """Uniform noise on ``[-sqrt(3) sigma, sqrt(3) sigma]``: L1 and L-infinity certificates.
+
+    Yang et al. (ICML 2020), "Randomized smoothing of all shapes and sizes".
+
+    Examples
+    --------
+    >>> from sksmooth.noise import UniformNoise
+    >>> float(UniformNoise().radius(0.75, "l1", n_noised=3).round(6))  # sqrt(3) / 2
+    0.866025
+    """
+
+    name = "uniform"
+    norms = ("l1", "linf")
+
+    def draw_(self, out, generator, scale=1.0):
+        if isinstance(scale, float):
+            return out.uniform_(-SQRT3 * scale, SQRT3 * scale, generator=generator)
+        return out.uniform_(-SQRT3, SQRT3, generator=generator).mul_(scale)
+
+    def draw_numpy(self, rng, shape):
+        return rng.uniform(-SQRT3, SQRT3, shape)
+
+    def radius(self, p, norm, n_noised):
+        p = np.asarray(p, dtype=float)
+        if norm == "l1":
+            return 2.0 * SQRT3 * (p - 0.5)
+        # 1 - (3/2 - p)^(1/d), accurate for large d.
+        return -2.0 * SQRT3 * np.expm1(np.log(1.5 - p) / n_noised)
+
+    def required_probability(self, radius, norm, n_noised):
+        half_width = radius / (2.0 * SQRT3)
+        if norm == "l1":
+            return 0.5 + half_width
+        if half_width >= 1.0:
+            return math.inf
+        return float(1.5 - math.exp(n_noised * math.log1p(-half_width)))
+
+
+NOISES = {noise.name: noise for noise in (GaussianNoise(), LaplaceNoise(), UniformNoise())}
+
+
+def get_noise(noise) -> Noise:
+    """The :class:`Noise` for a name (``"gaussian"``, ``"laplace"``, ``"uniform"``) or instance.
+
+    Examples
+    --------
+    >>> from sksmooth.noise import get_noise
+    >>> get_noise("laplace")
+    LaplaceNoise()
+    """
+    if isinstance(noise, Noise):
+        return noise
+    if isinstance(noise, str) and noise in NOISES:
+        return NOISES[noise]
+    raise ValueError(
+        f"noise must be one of {', '.join(repr(name) for name in NOISES)} or a "
+        f"sksmooth.noise.Noise instance; got {noise!r}."
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class NoiseModel:
+    """A noise with its per-column standard deviations: the threat model of a fit.
+
+    Parameters
+    ----------
+    noise : Noise
+        The distribution.
+    scales : ndarray of shape (n_features,)
+        Standard deviation of each column's noise; 0 for columns not noised.
+    sigma : float or ndarray of shape (n_features,)
+        ``sigma`` as resolved: a float when every column has the same scale
+        (radii are then in the data's units), else ``scales`` (radii are then
+        unitless: ``R`` of the region ``||delta / sigma||_p <= R``).
+
+    Examples
+    --------
+    >>> from sksmooth.noise import make_noise_model
+    >>> model = make_noise_model("gaussian", [0.5, 0.0, 1.0], n_features=3)
+    >>> model.n_noised, model.scalar
+    (2, False)
+    >>> float(model.radius(0.8413447460685429, "l2")[()].round(6))
+    1.0
+    """
+
+    noise: Noise
+    scales: np.ndarray
+    sigma: float | np.ndarray
+
+    @property
+    def scalar(self) -> bool:
+        """Whether one sigma applies to every column (radii in data units)."""
+        return isinstance(self.sigma, float)
+
+    @property
+    def noised(self) -> np.ndarray:
+        """Boolean mask of the columns that receive noise."""
+        return self.scales > 0
+
+    @property
+    def n_noised(self) -> int:
+        return int(np.count_nonzero(self.scales))
+
+    def torch_scale(self, device, dtype):
+        """The ``scale`` argument of :meth:`Noise.draw_` on this device and dtype."""
+        if self.scalar:
+            return self.sigma
+        return torch.as_tensor(self.scales, dtype=dtype, device=device)
+
+    def scale_unit_(self, unit: torch.Tensor) -> torch.Tensor:
+        """Scale unit noise (standard deviation 1) to this model's scales, in place."""
+        if self.scalar:
+            return unit.mul_(self.sigma)
+        return unit.mul_(torch.as_tensor(self.scales, dtype=unit.dtype, device=unit.device))
+
+    def noisy_copy(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``X`` plus one draw of noise (float64, numpy), for noisy training copies."""
+        return X + self.noise.draw_numpy(rng, X.shape) * self.scales
+
+    def radius(self, p_lower, norm: str, *, in_sigmas: bool = False) -> np.ndarray:
+        """Certified radius for lower bounds ``p_lower``: 0 where ``p_lower <= 1/2``.
+
+        In the data's units for a scalar sigma, unitless for per-column sigma;
+        in units of sigma in both cases with ``in_sigmas=True``.
+        """
+        p = np.asarray(p_lower, dtype=float)
+        certified = p > 0.5
+        unit = self.noise.radius(np.where(certified, p, 0.75), norm, self.n_noised)
+        if self.scalar and not in_sigmas:
+            unit = self.sigma * unit
+        return np.where(certified, unit, 0.0)
+
+    def required_probability(self, radius: float, norm: str) -> float:
+        """The probability a certificate of ``radius`` (same units as :meth:`radius`) needs."""
+        unit = radius / self.sigma if self.scalar else radius
+        return self.noise.required_probability(unit, norm, self.n_noised)
+
+
+def make_noise_model(noise, sigma, *, n_features: int, feature_names=None) -> NoiseModel:
+    """Validate ``noise`` and ``sigma`` for data of ``n_features`` columns.
+
+    Parameters
+    ----------
+    noise : str or Noise
+        ``"gaussian"``, ``"laplace"``, ``"uniform"`` or a :class:`Noise`.
+    sigma : float, array-like of shape (n_features,) or mapping
+        A positive float: the same standard deviation on every column. An
+        array: one per column, each at least 0 (0: the column is not noised),
+        not all 0. A mapping ``{column name: sigma}``, when the data has
+        column names: listed columns get their sigma, the others 0.
+    n_features : int
+        Columns of the data.
+    feature_names : array-like of str, default=None
+        Column names, needed for a mapping.
+
+    Returns
+    -------
+    model : NoiseModel
+    """
+    resolved = get_noise(noise)
+    if isinstance(sigma, (str, bytes, bool)) or sigma is None:
+        raise TypeError(
+            f"sigma must be a number, an array-like of numbers or a mapping; got {sigma!r}."
+        )
+    if isinstance(sigma, Mapping):
+        scales = _scales_from_mapping(sigma, feature_names)
+    elif isinstance(sigma, numbers.Real) or (np.ndim(sigma) == 0 and _is_number(sigma)):
+        value = float(sigma)
+        if not (np.isfinite(value) and value > 0):
+            raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}.")
+        return NoiseModel(resolved, np.full(n_features, value), value)
+    else:
+        scales = _scales_from_array(sigma, n_features)
+    if np.any(~np.isfinite(scales)) or np.any(scales < 0):
+        bad = np.flatnonzero(~np.isfinite(scales) | (scales < 0))
+        raise ValueError(
+            f"sigma must be finite and >= 0 for every column; column(s) {bad.tolist()} "
+            f"have {scales[bad].tolist()}."
+        )
+    if not np.any(scales > 0):
+        raise ValueError("sigma is 0 on every column: at least one column must receive noise.")
+    return NoiseModel(resolved, scales, scales)
+
+
+def _is_number(value) -> bool:
+    return np.asarray(value).dtype.kind in "iuf"
+
+
+def _scales_from_array(sigma, n_features: int) -> np.ndarray:
+    try:
+        if np.asarray(sigma).dtype.kind not in "iuf":
+            raise TypeError
+        scales = np.array(sigma, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"sigma must be a number, an array-like of numbers or a mapping; got {sigma!r}."
+        ) from error
+    if scales.shape != (n_features,):
+        raise ValueError(
+            f"sigma has shape {scales.shape}; per-column sigma needs one value per "
+            f"feature, shape ({n_features},)."
+        )
+    return scales
+
+
+def _scales_from_mapping(sigma: Mapping, feature_names) -> np.ndarray:
+    if feature_names is None:
+        raise ValueError(
+            "sigma is a mapping of column names, but this estimator was fitted on data "
+            "without column names; give one sigma per column as an array."
+        )
+    names = [str(name) for name in feature_names]
+    unknown = [key for key in sigma if key not in names]
+    if unknown:
+        raise ValueError(f"sigma names columns {unknown} that are not in the data: {names}.")
+    scales = np.zeros(len(names))
+    for key, value in sigma.items():
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            raise TypeError(f"sigma[{key!r}] must be a number, got {value!r}.")
+        scales[names.index(key)] = float(value)
+    return scales

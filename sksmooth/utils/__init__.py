@@ -1,0 +1,1 @@
+"""Shared helpers at the ground floor: validation, feature maps, HTML tables."""
