@@ -28,16 +28,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.compose import ColumnTransformer
 from sklearn.frozen import FrozenEstimator
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from skorch import NeuralNetClassifier
 
 sys.path.insert(0, os.path.dirname(__file__))
 from peers import PEERS  # noqa: E402
 
 from sksmooth import SmoothedClassifier, make_fraud  # noqa: E402
-from sksmooth.datasets import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS  # noqa: E402
+from sksmooth.datasets import make_fraud_preprocessor  # noqa: E402
 from sksmooth.nets import MLPModule, make_mlp_classifier  # noqa: E402
 
 SIGMA, ALPHA, N0, BATCH_SIZE = 0.5, 0.001, 100, 1000
@@ -233,20 +231,10 @@ def reference_module(seed: int = 0) -> torch.nn.Module:
     return MLPModule(30, 2, hidden_units=(256, 256))
 
 
-def fraud_preprocessing() -> ColumnTransformer:
-    return ColumnTransformer(
-        [
-            ("numeric", StandardScaler(), NUMERIC_COLUMNS),
-            ("categorical", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL_COLUMNS),
-        ],
-        sparse_threshold=0,
-    )
-
-
 def demo_model(n_train: int):
     """The demo's fraud net: preprocessing, then an MLP 64-64 trained under noise."""
     X, y = make_fraud(n_train, random_state=0)
-    preprocess = fraud_preprocessing().fit(X)
+    preprocess = make_fraud_preprocessor().fit(X)
     smoothed = SmoothedClassifier(
         make_mlp_classifier((64, 64), max_epochs=10),
         sigma=0.25,

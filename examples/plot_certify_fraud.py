@@ -18,23 +18,18 @@ within ``r`` can hide.
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from sklearn.compose import make_column_selector, make_column_transformer
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from sksmooth import SmoothedClassifier, certify
-from sksmooth.datasets import make_fraud
-from sksmooth.metrics import certified_recall
+from sksmooth import CertifiedAccuracyDisplay, SmoothedClassifier, certify
+from sksmooth.datasets import make_fraud, make_fraud_preprocessor
+from sksmooth.metrics import certified_accuracy_curve
 from sksmooth.nets import make_mlp_classifier
 
 X, y = make_fraud(5000, fraud_rate=0.05, random_state=0)
 X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=0)
 
-preprocess = make_column_transformer(
-    (StandardScaler(), make_column_selector(dtype_include="number")),
-    (OneHotEncoder(sparse_output=False), make_column_selector(dtype_include="category")),
-)
+preprocess = make_fraud_preprocessor()
 # skorch nets take no sample_weight: weight the rare fraud class in the loss.
 net = make_mlp_classifier(max_epochs=10, criterion__weight=torch.tensor([1.0, 4.0]))
 smoothed = SmoothedClassifier(net, sigma=0.25, n=2000, n_samples=200, random_state=0)
@@ -49,31 +44,41 @@ X_cert, y_cert = X_test[:400], y_test[:400].to_numpy()
 result = certify(model, X_cert, y_cert)
 print(result)
 
-radii = np.linspace(0, 0.7, 71)
-legitimate = [certified_recall(y_cert, result, r, pos_label=0) for r in radii]
-fraud = [certified_recall(y_cert, result, r, pos_label=1) for r in radii]
-overall = [result.certified_accuracy(r) for r in radii]
-for r in (0.0, 0.25, 0.5):
-    i = int(np.argmin(np.abs(radii - r)))
+# ``certified_accuracy_curve`` gives the curve at chosen radii, over all rows
+# or over one class (its certified recall); without radii, the exact step
+# curve.
+radii = [0.0, 0.25, 0.5]
+_, overall = certified_accuracy_curve(y_cert, result, radii)
+_, legitimate = certified_accuracy_curve(y_cert, result, radii, pos_label=0)
+_, fraud = certified_accuracy_curve(y_cert, result, radii, pos_label=1)
+for i, r in enumerate(radii):
     print(
         f"radius {r:.2f}: certified accuracy {overall[i]:.3f}, "
         f"legitimate {legitimate[i]:.3f}, fraud {fraud[i]:.3f}"
     )
 
 # %%
-# The certified recall of each class against the radius. The overall curve
-# follows the legitimate one: frauds are few. Every curve drops to 0 near
-# 0.68, the largest radius 2000 samples can certify (2.7 sigma).
-fig, ax = plt.subplots(figsize=(6, 4))
-ax.plot(radii, overall, color="black", label="all rows (certified accuracy)")
-ax.plot(radii, legitimate, linestyle="--", label="legitimate (certified recall)")
-ax.plot(radii, fraud, linestyle="--", label="fraud (certified recall)")
+# The certified recall of each class (0: legitimate, 1: fraud) against the
+# radius, drawn exactly. The overall curve follows the legitimate one: frauds
+# are few. Every curve
+# drops to 0 near 0.68, the largest radius 2000 samples can certify
+# (2.7 sigma).
+display = CertifiedAccuracyDisplay.from_result(
+    result, name="all rows (certified accuracy)", curve_kwargs={"color": "black"}
+)
+CertifiedAccuracyDisplay.from_result(
+    result,
+    per_class=True,
+    name="certified recall",
+    ax=display.ax_,
+    curve_kwargs={"linestyle": "--"},
+)
+ax = display.ax_
 ax.set_xlabel("L2 radius, in standard deviations of the features")
 ax.set_ylabel("share of rows certified correct")
-ax.set_ylim(0, 1.02)
 ax.set_title("Certified recall per class, sigma = 0.25")
-ax.legend()
-fig.tight_layout()
+display.figure_.set_size_inches(6, 4)
+display.figure_.tight_layout()
 
 # %%
 # Often the only question is "is this row certified at radius 0.25?".

@@ -11,20 +11,16 @@ the fraud table, inside a pipeline that scales and one-hot encodes first.
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from sklearn.compose import make_column_selector, make_column_transformer
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from sksmooth import SmoothedClassifier, make_fraud
+from sksmooth.datasets import make_fraud_preprocessor
 from sksmooth.metrics import make_certified_scorer
 from sksmooth.nets import make_mlp_classifier
 
 X, y = make_fraud(2400, fraud_rate=0.05, random_state=0)
-preprocess = make_column_transformer(
-    (StandardScaler(), make_column_selector(dtype_include="number")),
-    (OneHotEncoder(sparse_output=False), make_column_selector(dtype_include="category")),
-)
+preprocess = make_fraud_preprocessor()
 # skorch nets take no sample_weight: weight the rare fraud class in the loss.
 net = make_mlp_classifier(
     max_epochs=10, batch_size=256, lr=0.003, criterion__weight=torch.tensor([1.0, 4.0])

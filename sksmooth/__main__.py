@@ -9,8 +9,9 @@ from pathlib import Path
 
 DEMO_HELP = (
     "train an undefended MLP, each gradient-masking defence and smoothed models on built-in "
-    "fraud data; attack them all, certify the smoothed ones; print the table and save it "
-    "(CSV) with a figure (PNG, SVG)"
+    "fraud data; attack them all, certify the smoothed ones, and one more smoothed with noise "
+    "only on the columns a fraudster controls; print the table and save it (CSV) with a "
+    "figure (PNG, SVG)"
 )
 
 
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--output-dir {args.output_dir} exists and is not a folder")
         if len(set(args.sigma)) < len(args.sigma):
             parser.error("--sigma values must differ")
-        from ._demo import run_demo
+        from ._demo.run import run_demo
 
         run_demo(
             n_samples=args.n_samples,

@@ -6,9 +6,11 @@ import numbers
 
 import numpy as np
 import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils import check_random_state, check_scalar
 
-__all__ = ["make_fraud"]
+__all__ = ["make_fraud", "make_fraud_preprocessor"]
 
 # Per class: (legitimate, fraudulent) distribution parameters. Fraud is
 # larger, faster, more frequent, farther from home, on younger accounts,
@@ -99,3 +101,54 @@ def make_fraud(
     X["merchant_category"] = pd.Categorical(X["merchant_category"], categories=_MERCHANTS)
     X["channel"] = pd.Categorical(X["channel"], categories=_CHANNELS)
     return X, pd.Series(y[order], name="is_fraud")
+
+
+def make_fraud_preprocessor() -> ColumnTransformer:
+    """Build the preprocessing for :func:`make_fraud` data: scale, and one-hot encode.
+
+    A :class:`~sklearn.preprocessing.StandardScaler` on the five numeric
+    columns (``NUMERIC_COLUMNS``) and a dense
+    :class:`~sklearn.preprocessing.OneHotEncoder` on the two categorical ones
+    (``CATEGORICAL_COLUMNS``), in that order; categories unseen in
+    ``fit`` encode as all zeros. A smoothed classifier after it adds noise in
+    standard deviations of each numeric column, and being affine in every
+    numeric column, the scaler lets
+    :meth:`~sksmooth.CertificationResult.per_feature_change` read a
+    certificate back in euros, hours, kilometres, transactions and days.
+
+    Output columns keep the input names (``amount``, ...) and name each
+    category ``<column>_<category>`` (``channel_online``, ...), so with
+    ``set_output(transform="pandas")`` a per-column ``sigma`` can be a
+    mapping of these names.
+
+    Returns
+    -------
+    preprocessor : sklearn.compose.ColumnTransformer
+        Unfitted; 5 numeric columns then 10 one-hot columns once fitted on
+        data holding every category.
+
+    See Also
+    --------
+    make_fraud : The data it is made for.
+
+    Examples
+    --------
+    >>> from sksmooth.datasets import make_fraud, make_fraud_preprocessor
+    >>> X, y = make_fraud(500, random_state=0)
+    >>> preprocessor = make_fraud_preprocessor().fit(X)
+    >>> preprocessor.transform(X).shape
+    (500, 15)
+    >>> preprocessor.get_feature_names_out()[[0, 4, 5, -1]].tolist()
+    ['amount', 'account_age_days', 'merchant_category_electronics', 'channel_phone']
+    """
+    return ColumnTransformer(
+        [
+            ("numeric", StandardScaler(), list(NUMERIC_COLUMNS)),
+            (
+                "categorical",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                list(CATEGORICAL_COLUMNS),
+            ),
+        ],
+        verbose_feature_names_out=False,
+    )

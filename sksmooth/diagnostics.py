@@ -11,7 +11,6 @@ import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
@@ -19,9 +18,10 @@ from ._labels import label_indices
 from .attacks import EOT, PGD, RandomSearch, SmoothAdv
 from .attacks._constraints import parse_norm
 from .attacks._targets import model_input
-from .utils._html import html_table
 from .masking import GradientMaskedClassifier
 from .smoothing import SmoothedClassifier
+from .utils._html import html_table
+from .utils._validation import split_pipeline
 
 __all__ = ["GradientMaskingReport", "MaskingCheck", "check_gradient_masking"]
 
@@ -252,8 +252,7 @@ def check_gradient_masking(
     norm = parse_norm(norm)
     large_eps = 20 * eps if large_eps is None else large_eps
     check_scalar(large_eps, "large_eps", numbers.Real, min_val=eps)
-    if isinstance(estimator, Pipeline):
-        estimator, X = estimator[-1], estimator[:-1].transform(X)
+    estimator, X, _ = split_pipeline(estimator, X)
     X = np.ascontiguousarray(X, dtype=np.float64)
     y = column_or_1d(y)
     check_consistent_length(X, y)

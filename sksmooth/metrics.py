@@ -15,7 +15,6 @@ import warnings
 
 import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.pipeline import Pipeline
 from sklearn.utils import check_scalar
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d
@@ -24,12 +23,14 @@ from .attacks import Attack
 from .attacks._targets import model_input
 from .certification import CertificationResult
 from .smoothing import certify
+from .utils._validation import final_step
 
 __all__ = [
     "abstain_rate",
     "average_certified_radius",
     "balanced_certified_accuracy",
     "certified_accuracy",
+    "certified_accuracy_curve",
     "certified_recall",
     "make_certified_scorer",
     "make_robust_scorer",
@@ -77,12 +78,13 @@ def _certified_correct(y_true, result: CertificationResult, radius: float) -> tu
             f"{_label_kind(result.label)} labels: they cannot match."
         )
     matches = np.asarray(result.label, dtype=object) == np.asarray(y_true, dtype=object)
-    correct = ~result.abstained & matches.astype(bool) & (result.radius >= radius)
+    abstained = np.asarray(result.abstained, dtype=bool)
+    correct = ~abstained & matches.astype(bool) & (np.asarray(result.radius) >= radius)
     return correct, y_true
 
 
 def certified_accuracy(y_true, result: CertificationResult, radius: float = 0.0) -> float:
-    """Fraction of rows certified with their true label at L2 radius ``radius`` or more.
+    """Fraction of rows certified with their true label at radius ``radius`` or more.
 
     Parameters
     ----------
@@ -222,7 +224,16 @@ def _certified_recall(y_true, result, radius, pos_label, classes) -> float:
     """Certified recall; ``pos_label`` must be one of ``classes`` (the model's), or when
     they are unknown (None), a label of ``y_true`` or of the result."""
     correct, y_true = _certified_correct(y_true, result, radius)
-    positive = y_true == pos_label
+    positive = _positive_rows(y_true, result, pos_label, classes, "certified recall is", 4)
+    if not positive.any():
+        return 0.0
+    return float(np.mean(correct[positive]))
+
+
+def _positive_rows(y_true, result, pos_label, classes, what: str, stacklevel: int) -> np.ndarray:
+    """Rows of ``y_true`` of class ``pos_label``; none (with a warning) for a known class
+    absent from ``y_true``, an error for a label that is not a class at all."""
+    positive = np.asarray(y_true == pos_label, dtype=bool)
     if not positive.any():
         if classes is None:
             known = np.any(np.asarray(result.label, dtype=object) == pos_label)
@@ -233,12 +244,11 @@ def _certified_recall(y_true, result, radius, pos_label, classes) -> float:
             raise ValueError(f"pos_label={pos_label!r} is not a label of {where}.")
         # As recall_score: no positive row in this split, so nothing recalled.
         warnings.warn(
-            f"No row of y_true has pos_label={pos_label!r}; certified recall is set to 0.",
+            f"No row of y_true has pos_label={pos_label!r}; {what} set to 0.",
             UndefinedMetricWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
-        return 0.0
-    return float(np.mean(correct[positive]))
+    return positive
 
 
 def balanced_certified_accuracy(y_true, result: CertificationResult, radius: float = 0.0) -> float:
@@ -275,6 +285,106 @@ def balanced_certified_accuracy(y_true, result: CertificationResult, radius: flo
     correct, y_true = _certified_correct(y_true, result, radius)
     classes = np.unique(y_true)
     return float(np.mean([np.mean(correct[y_true == c]) for c in classes]))
+
+
+def certified_accuracy_curve(
+    y_true, result: CertificationResult, radii=None, *, pos_label=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Certified accuracy against radius: the whole curve, as ``roc_curve`` gives the ROC.
+
+    The certified accuracy at radius ``r`` is the share of rows certified
+    with their true label at ``r`` or more (Cohen et al., 2019). As ``r``
+    grows it falls in steps, one at each certified radius: it is constant on
+    every interval ``(r_prev, r]`` between consecutive certified radii and 0
+    beyond the largest. The default ``radii`` are exactly these step
+    positions, so the curve is exact, not sampled on a grid.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_rows,) or None
+        True labels. None takes those the result holds: ``result.y_true``,
+        or only ``result.correct`` for a result built without labels (then
+        ``pos_label`` must stay None).
+    result : CertificationResult
+        Certificates of the same rows.
+    radii : array-like of float, default=None
+        Radii at which to evaluate the curve, each finite and at least 0, in
+        the units of ``result.radius``; returned as given. None takes 0 and
+        every distinct radius certified with the true label (of the rows of
+        ``pos_label`` when given), sorted.
+    pos_label : object, default=None
+        None: the curve over all rows (certified accuracy). A class: the
+        curve over the rows of that class, its certified recall at each
+        radius, as :func:`certified_recall`. A class no row of ``y_true``
+        has gives zeros, with an
+        :class:`~sklearn.exceptions.UndefinedMetricWarning`.
+
+    Returns
+    -------
+    radii : ndarray of shape (n_radii,)
+        The radii, increasing when chosen by default.
+    certified_accuracy : ndarray of shape (n_radii,)
+        Certified accuracy (or recall of ``pos_label``) at each radius.
+
+    See Also
+    --------
+    certified_accuracy : The curve at one radius.
+    sksmooth.CertifiedAccuracyDisplay : Draws this curve.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksmooth.certification import CertificationResult
+    >>> from sksmooth.metrics import certified_accuracy_curve
+    >>> result = CertificationResult(
+    ...     label=np.array([0, 1, 1, 0]), radius=np.array([0.5, 0.2, 0.5, 0.0]),
+    ...     p_lower=np.array([0.9, 0.8, 0.9, 0.4]),
+    ...     abstained=np.array([False, False, False, True]),
+    ...     n_samples=np.full(4, 1000), sigma=0.25, alpha=0.001)
+    >>> radii, accuracy = certified_accuracy_curve([0, 1, 0, 0], result)
+    >>> radii.tolist(), accuracy.tolist()
+    ([0.0, 0.2, 0.5], [0.5, 0.5, 0.25])
+    >>> certified_accuracy_curve([0, 1, 0, 0], result, [0.3], pos_label=1)[1].tolist()
+    [0.0]
+    """
+    if y_true is None:
+        if not isinstance(result, CertificationResult):
+            raise TypeError(f"result must be a CertificationResult, got {type(result).__name__}.")
+        if result.correct is None:
+            raise ValueError(
+                "The certified accuracy needs the true labels: certify with y, or pass y_true."
+            )
+        if len(result) == 0:
+            raise ValueError("Certified metrics of zero rows are undefined.")
+        correct, labels = np.asarray(result.correct, dtype=bool), result.y_true
+    else:
+        correct, labels = _certified_correct(y_true, result, 0.0)
+    rows = np.ones(len(correct), dtype=bool)
+    if pos_label is not None:
+        if labels is None:
+            raise ValueError(
+                "pos_label needs the true labels, which this result does not hold: pass y_true."
+            )
+        rows = _positive_rows(labels, result, pos_label, None, "the curve is", 3)
+    certified = np.sort(np.asarray(result.radius, dtype=float)[correct & rows])
+    if radii is None:
+        radii = np.unique(np.concatenate([[0.0], certified]))
+    else:
+        radii = _check_radii(radii)
+    at_least = certified.size - np.searchsorted(certified, radii, side="left")
+    return radii, at_least / max(np.count_nonzero(rows), 1)
+
+
+def _check_radii(radii) -> np.ndarray:
+    try:
+        radii = np.array(radii, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"radii must be a sequence of numbers, got {radii!r}.") from error
+    if radii.ndim != 1:
+        raise ValueError(f"radii must be 1-D, got shape {radii.shape}.")
+    if not np.all(np.isfinite(radii)) or np.any(radii < 0):
+        raise ValueError(f"radii must be finite and >= 0, got {radii.tolist()}.")
+    return radii
 
 
 def robust_accuracy(estimator, X, y, attack: Attack) -> float:
@@ -315,9 +425,12 @@ def robust_accuracy(estimator, X, y, attack: Attack) -> float:
             f"attack must be an attack from sksmooth.attacks, got {type(attack).__name__}."
         )
     X_adv = attack.generate(estimator, X, y)
-    model = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+    model = final_step(estimator)
     return float(np.mean(model.predict(model_input(model, X_adv)) == column_or_1d(y)))
 
+
+# The norms a certificate can be given in (each noise certifies some of them).
+_NORMS = ("l2", "l1", "linf")
 
 _CERTIFIED_METRICS = {
     "accuracy": certified_accuracy,
@@ -344,7 +457,7 @@ class _CertifiedScorer:
         result = certify(estimator, X, y, **self.certify_params)
         if self.metric == "recall":
             # A split without the positive class scores 0 (with a warning), as recall_score.
-            classes = (estimator[-1] if isinstance(estimator, Pipeline) else estimator).classes_
+            classes = final_step(estimator).classes_
             return _certified_recall(y, result, self.radius, self.pos_label, list(classes))
         return _CERTIFIED_METRICS[self.metric](y, result, self.radius)
 
@@ -360,7 +473,8 @@ def make_certified_scorer(
     Parameters
     ----------
     radius : float, default=0.0
-        L2 radius of the certified metric (ignored by ``"acr"``).
+        Radius of the certified metric, in the units of the certificates'
+        radius (``CertificationResult.radius``); ignored by ``"acr"``.
     metric : {"accuracy", "recall", "balanced_accuracy", "acr"}, default="accuracy"
         Certified accuracy, certified recall of ``pos_label``, balanced
         certified accuracy, or average certified radius.
@@ -369,7 +483,9 @@ def make_certified_scorer(
         row of that class scores 0 (with an ``UndefinedMetricWarning``).
     **certify_params
         ``n0``, ``n``, ``alpha`` or ``n_jobs`` overrides for certification,
-        e.g. a smaller ``n`` to keep a search fast.
+        e.g. a smaller ``n`` to keep a search fast, and ``norm`` (``"l2"``,
+        ``"l1"`` or ``"linf"``; None takes the noise's own) for the norm of
+        the certified region.
 
     Returns
     -------
@@ -393,11 +509,14 @@ def make_certified_scorer(
     _check_radius(radius)
     if not isinstance(metric, str) or metric not in _CERTIFIED_METRICS:
         raise ValueError(f"metric must be one of {sorted(_CERTIFIED_METRICS)}, got {metric!r}.")
-    unknown = set(certify_params) - {"n0", "n", "alpha", "n_jobs"}
+    unknown = set(certify_params) - {"n0", "n", "alpha", "n_jobs", "norm"}
     if unknown:
         raise TypeError(
-            f"Unknown certify parameters {sorted(unknown)}; use n0, n, alpha or n_jobs."
+            f"Unknown certify parameters {sorted(unknown)}; use n0, n, alpha, n_jobs or norm."
         )
+    norm = certify_params.get("norm")
+    if norm is not None and norm not in _NORMS:
+        raise ValueError(f"norm must be None or one of {list(_NORMS)}, got {norm!r}.")
     for name in ("n0", "n"):
         if name in certify_params:
             check_scalar(certify_params[name], name, numbers.Integral, min_val=1)

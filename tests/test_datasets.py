@@ -5,14 +5,16 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.compose import make_column_transformer
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils.validation import check_is_fitted
 
 from sksmooth import make_fraud
+from sksmooth.datasets import make_fraud_preprocessor
 
 NUMERIC = [
     "amount",
@@ -145,12 +147,36 @@ def test_fraud_is_learnable_but_not_separable():
         X, y, test_size=0.5, stratify=y, random_state=0
     )
     model = make_pipeline(
-        make_column_transformer(
-            (OneHotEncoder(), list(CATEGORICAL)),
-            (StandardScaler(), NUMERIC),
-        ),
+        make_fraud_preprocessor(),
         LogisticRegression(class_weight="balanced", max_iter=1000),
     ).fit(X_train, y_train)
     auc = roc_auc_score(y_test, model.predict_proba(X_test)[:, 1])
     # Learnable, yet the class distributions overlap: no perfect ranking.
     assert 0.9 < auc < 1.0
+
+
+def test_fraud_preprocessor_scales_numbers_and_one_hot_encodes_categories():
+    X, _ = make_fraud(600, random_state=0)
+    preprocessor = make_fraud_preprocessor()
+    with pytest.raises(NotFittedError):
+        check_is_fitted(preprocessor)
+    Z = preprocessor.fit_transform(X)
+    names = preprocessor.get_feature_names_out().tolist()
+    one_hot = [f"{column}_{c}" for column, values in CATEGORICAL.items() for c in sorted(values)]
+    assert names == NUMERIC + one_hot  # input names kept, no transformer prefix
+    assert isinstance(Z, np.ndarray) and Z.dtype == np.float64 and Z.shape == (600, len(names))
+    np.testing.assert_allclose(Z[:, :5].mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(Z[:, :5].std(axis=0), 1)
+    for column, values in CATEGORICAL.items():
+        block = [i for i, name in enumerate(names) if name.startswith(column + "_")]
+        assert len(block) == len(values)
+        np.testing.assert_array_equal(Z[:, block].sum(axis=1), 1)  # one category each
+    # An unseen category encodes as all zeros instead of failing at prediction.
+    unseen = X.head(1).astype({"channel": "object"})
+    unseen.loc[:, "channel"] = "drone"
+    row = preprocessor.transform(unseen)[0]
+    assert not row[[i for i, n in enumerate(names) if n.startswith("channel_")]].any()
+    # Each call builds a new, unfitted preprocessor; pandas output keeps the names.
+    frame = clone(make_fraud_preprocessor()).set_output(transform="pandas").fit_transform(X)
+    assert frame.columns.tolist() == names
+    assert make_fraud_preprocessor() is not make_fraud_preprocessor()

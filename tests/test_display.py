@@ -37,13 +37,13 @@ def close_figures():
     plt.close("all")
 
 
-def random_result(seed, n=60, n_classes=3, sigma=0.25):
+def random_result(seed, n=60, n_classes=3, sigma=0.25, **fields):
     """Certificates of ``n`` rows with known labels: about 70% right, 20% abstained."""
     rng = np.random.default_rng(seed)
     y_true = rng.integers(0, n_classes, n)
     label = np.where(rng.random(n) < 0.7, y_true, rng.integers(0, n_classes, n))
     abstained = rng.random(n) < 0.2
-    radius = np.where(abstained, 0.0, rng.uniform(0.01, 4 * sigma, n))
+    radius = np.where(abstained, 0.0, rng.uniform(0.01, 4 * np.max(sigma), n))
     return CertificationResult(
         label=label,
         radius=radius,
@@ -53,6 +53,7 @@ def random_result(seed, n=60, n_classes=3, sigma=0.25):
         sigma=sigma,
         alpha=0.001,
         y_true=y_true,
+        **fields,
     )
 
 
@@ -169,6 +170,61 @@ def test_certified_display_rejects_bad_input():
     display = CertifiedAccuracyDisplay(radii=[0, 1], certified_accuracy=[[0.5, 0.2], [0.4, 0.1]])
     with pytest.raises(ValueError, match="list of 2 names"):
         display.plot(name="one name")
+
+
+def test_x_label_says_what_the_radius_measures():
+    l1 = CertifiedAccuracyDisplay.from_result(random_result(10, noise="laplace", norm="l1"))
+    assert l1.ax_.get_xlabel() == "L1 radius"
+    assert legend_texts(l1.ax_) == ["laplace sigma=0.25"]
+    per_column = random_result(11, sigma=np.array([0.5, 0.0, 0.25]))
+    display = CertifiedAccuracyDisplay.from_result(per_column)
+    assert display.ax_.get_xlabel() == per_column.radius_label
+    assert "unitless" in display.ax_.get_xlabel()
+
+
+def test_curves_of_another_kind_of_radius_are_refused():
+    l2 = CertifiedAccuracyDisplay.from_result(random_result(12))
+    l1 = random_result(13, noise="laplace", norm="l1")
+    with pytest.raises(ValueError, match="'L2 radius'.*'L1 radius'"):
+        CertifiedAccuracyDisplay.from_result(l1, ax=l2.ax_)
+    per_column = random_result(14, sigma=np.array([0.5, 0.0, 0.25]))
+    with pytest.raises(ValueError, match=r"'L2 radius'.*'L2 radius R of"):
+        CertifiedAccuracyDisplay.from_result(per_column, ax=l2.ax_)
+    assert len(l2.ax_.lines) == 1  # nothing drawn by a refused curve
+    # The check reads what the axes hold, not their label, which stays the user's.
+    l2.ax_.set_xlabel("L2 radius (standardised units)")
+    CertifiedAccuracyDisplay.from_result(random_result(15, sigma=0.5), ax=l2.ax_)
+    assert len(l2.ax_.lines) == 2
+    # A certified curve is no attack budget curve: neither joins the other's axes.
+    with pytest.raises(ValueError, match="'L2 radius'.*'attack budget eps"):
+        RobustAccuracyDisplay.from_accuracies([0, 0.5], [0.9, 0.5], norm="l2", ax=l2.ax_)
+
+
+def test_legend_of_per_column_sigma():
+    sigma = np.array([0.5, 0.0, 0.25])
+    named = random_result(16, sigma=sigma, feature_names=np.array(["amount", "age", "hour"]))
+    display = CertifiedAccuracyDisplay.from_result(named)
+    assert legend_texts(display.ax_) == ["sigma per column (amount=0.5, hour=0.25)"]
+    unnamed = CertifiedAccuracyDisplay.from_result(random_result(17, sigma=sigma))
+    assert legend_texts(unnamed.ax_) == ["sigma per column (x0=0.5, x2=0.25)"]
+    many = CertifiedAccuracyDisplay.from_result(
+        random_result(18, sigma=np.r_[np.full(4, 0.5), 0.0]), per_class=True
+    )
+    assert legend_texts(many.ax_)[0] == "sigma per column (4 of 5 noised), class 0"
+
+
+def test_from_certified_follows_the_norm_of_the_certificates():
+    linf = random_result(19, norm="linf")
+    display = RobustAccuracyDisplay.from_certified(linf, eps=[0, 0.1, 0.2])
+    assert display.ax_.get_xlabel() == "attack budget eps (L-inf)"
+    np.testing.assert_allclose(display.accuracy, reference_curve(linf, [0, 0.1, 0.2]))
+    # An L-inf attack curve joins it; L2 certificates do not.
+    RobustAccuracyDisplay.from_accuracies([0, 0.2], [0.9, 0.4], norm="inf", ax=display.ax_)
+    with pytest.raises(ValueError, match=r"\(L-inf\).*\(L2\)"):
+        RobustAccuracyDisplay.from_certified(random_result(20), eps=[0, 0.1], ax=display.ax_)
+    per_column = random_result(21, sigma=np.array([0.5, 0.0, 0.25]))
+    with pytest.raises(ValueError, match="per-column sigma.*CertifiedAccuracyDisplay"):
+        RobustAccuracyDisplay.from_certified(per_column, eps=[0, 0.1])
 
 
 @pytest.fixture(scope="module")
@@ -304,8 +360,10 @@ def test_from_accuracies_and_its_checks():
         RobustAccuracyDisplay.from_accuracies([0, 0.2], [0.9, -0.5])
     with pytest.raises(ValueError, match="norm"):
         RobustAccuracyDisplay.from_accuracies([0, 0.2], [0.9, 0.5], norm="l7")
-    with pytest.warns(UserWarning, match="different norms"):
+    mixed = r"'attack budget eps \(L-inf\)'.*'attack budget eps \(L2\)'"
+    with pytest.raises(ValueError, match=mixed):
         RobustAccuracyDisplay.from_accuracies([0, 0.5], [0.9, 0.8], norm="l2", ax=display.ax_)
+    assert len(display.ax_.lines) == 1  # refused before drawing anything
 
 
 def test_robust_display_rejects_bad_estimator_or_attack(net_task):

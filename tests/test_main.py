@@ -1,5 +1,6 @@
 """The command line demo: the comparison it prints, the files it saves, its errors."""
 
+import ast
 import contextlib
 import io
 import re
@@ -10,15 +11,18 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from sklearn.model_selection import train_test_split
 
-from sksmooth import SmoothedClassifier
+import sksmooth._demo
 from sksmooth.__main__ import main
-from sksmooth._demo import evaluation_subset, oversample_fraud
-from sksmooth._demo_evaluate import CHUNK_ROWS, certified_accuracy, certified_radii
-from sksmooth._demo_models import Contender
-from sksmooth.attacks import SmoothAdv
-
-from .conftest import tiny_net
+from sksmooth._demo.per_column import (
+    FRAUDSTER_COLUMNS,
+    PER_COLUMN_SIGMA,
+    evaluate_per_column,
+    make_per_column_model,
+)
+from sksmooth._demo.run import evaluation_subset, oversampled_rows
+from sksmooth.datasets import make_fraud
 
 MODELS = [
     "undefended",
@@ -87,6 +91,21 @@ def test_printed_table_names_every_model_and_the_units(tiny_demo):
         assert adaptive in out
     assert "standardised units" in out
     assert "n/a" in out  # no certificate for the unsmoothed models
+
+
+def test_printed_per_column_section_reads_certificates_in_original_units(tiny_demo):
+    _, out, _, _ = tiny_demo
+    section = out[out.index("smoothed per column: noise on the columns a fraudster controls") :]
+    assert "account_age_days, set by the account's history" in section  # why it gets no noise
+    assert "Certified fraud recall" in section and "R=1:" in section
+    assert "held fixed" in section
+    lines = section.splitlines()
+    header = next(i for i, line in enumerate(lines) if "median certified change" in line)
+    table = {line.split()[0]: line.split() for line in lines[header + 2 : header + 7]}
+    assert set(table) == {*FRAUDSTER_COLUMNS, "account_age_days"}
+    assert table["amount"][-1] == "euros" and table["distance_from_home_km"][-1] == "km"
+    assert table["hours_since_last_txn"][-1] == "hours"
+    assert table["account_age_days"][1] == "0"  # no noise on it
 
 
 def test_printed_paths_exist_in_the_output_folder(tiny_demo):
@@ -161,6 +180,8 @@ def test_svg_keeps_axis_labels_as_text(tiny_demo):
         "accuracy on the evaluation rows",
         "L2 radius (standardised units)",
         "certified accuracy",
+        "certified fraud recall",
+        "L2 radius R of ||delta / sigma|| (unitless)",
     ):
         assert label in texts
     assert set(MODELS) <= texts  # tick labels of the bar chart
@@ -194,23 +215,57 @@ def test_evaluation_subset_is_half_fraud_when_there_is_enough():
 
 def test_oversampling_repeats_only_fraud_rows():
     y = np.array([1] * 4 + [0] * 100)
-    X = np.arange(len(y))[:, None]
-    X_over, y_over = oversample_fraud(X, y)
+    rows = oversampled_rows(y)
     # sqrt(100 / 4) = 5 copies of each fraud row, every legitimate row once.
-    assert np.sum(y_over == 1) == 20 and np.sum(y_over == 0) == 100
-    assert np.array_equal(np.unique(X_over[y_over == 1]), np.arange(4))
-    assert np.array_equal(y_over, y[X_over[:, 0]])
+    assert np.sum(y[rows] == 1) == 20 and np.sum(y[rows] == 0) == 100
+    assert np.array_equal(np.unique(rows[y[rows] == 1]), np.arange(4))
+    assert np.array_equal(np.bincount(rows)[4:], np.ones(100))
 
 
-def test_chunked_certification_equals_one_call(tabular_task):
-    X_train, y_train, X_test, y_test = tabular_task
-    model = SmoothedClassifier(tiny_net(max_epochs=3), sigma=0.5, n=300, random_state=0)
-    contender = Contender("smoothed", model.fit(X_train, y_train), "SmoothAdv", SmoothAdv)
-    rows = slice(0, CHUNK_ROWS + 17)  # a full chunk and a partial one
-    radii = certified_radii(contender, X_test[rows], y_test[rows], n=300, verbose=0)
-    whole = model.certify(X_test[rows], y_test[rows])
-    np.testing.assert_array_equal(radii, np.where(whole.correct, whole.radius, np.nan))
-    assert certified_accuracy(radii, 0.1) == whole.certified_accuracy(0.1)
+def test_demo_uses_only_the_public_api():
+    folder = Path(sksmooth._demo.__file__).parent
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                names = [alias.name for alias in node.names]
+                inside = node.level == 1  # the demo's own modules
+                parts = module.split(".") if inside else [*module.split("."), *names]
+                private = [p for p in parts if p.startswith("_") and p != "__future__"]
+                assert not private, f"{path.name} imports {'.' * node.level}{module}: {names}"
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    assert not any(p.startswith("_") for p in alias.name.split(".")), path.name
+
+
+def test_per_column_model_noises_only_the_fraudster_columns():
+    X, y = make_fraud(1500, fraud_rate=0.1, random_state=0)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=0)
+    model = make_per_column_model(random_state=0).set_params(smoothedclassifier__n_samples=50)
+    model.fit(X_train, y_train)
+    y_test = y_test.to_numpy()
+    rows = evaluation_subset(y_test, 40, random_state=0)  # half fraud
+    X_eval, y_eval = X_test.iloc[rows], y_test[rows]
+    report = evaluate_per_column(model, X_test, y_test, X_eval, y_eval, n=200)
+    result = report.result
+    noised = result.feature_names[result.sigma > 0].tolist()
+    assert sorted(noised) == sorted(FRAUDSTER_COLUMNS)
+    assert result.per_column and "unitless" in result.radius_label
+    scaler = model[0].named_transformers_["numeric"]
+    scale = dict(zip(scaler.feature_names_in_, scaler.scale_, strict=True))
+    changes = report.changes
+    for column in FRAUDSTER_COLUMNS:
+        assert changes.loc[column, "noise sigma"] == pytest.approx(PER_COLUMN_SIGMA * scale[column])
+    assert changes.loc["account_age_days", "noise sigma"] == 0
+    frauds = result.correct & (y_eval == 1)
+    assert frauds.any()
+    # Changing one noised column alone by up to R * sigma (in its own units) is covered.
+    expected = np.median(result.radius[frauds]) * PER_COLUMN_SIGMA * scale["amount"]
+    assert changes.loc["amount", "median certified change"] == pytest.approx(expected)
+    assert changes.loc["account_age_days", "median certified change"] == 0
+    fraud = y_eval == 1
+    recall = [np.mean(result.correct[fraud] & (result.radius[fraud] >= r)) for r in report.radii]
+    np.testing.assert_allclose(report.certified_fraud_recall, recall)
 
 
 # ------------------------------------------------------------------ errors

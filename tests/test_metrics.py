@@ -3,21 +3,23 @@
 import numpy as np
 import pytest
 import torch
-from sklearn.compose import make_column_selector, make_column_transformer
 from sklearn.datasets import make_classification
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score, cross_validate
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import StandardScaler
 
 from sksmooth import SmoothedClassifier, certify, make_fraud
 from sksmooth.attacks import PGD, RandomSearch
 from sksmooth.certification import CertificationResult
+from sksmooth.datasets import make_fraud_preprocessor
 from sksmooth.metrics import (
     abstain_rate,
     average_certified_radius,
     balanced_certified_accuracy,
     certified_accuracy,
+    certified_accuracy_curve,
     certified_recall,
     make_certified_scorer,
     make_robust_scorer,
@@ -69,6 +71,90 @@ def test_metric_errors():
         make_certified_scorer(0.25, metric="precision")
     with pytest.raises(TypeError, match="Unknown certify parameters"):
         make_certified_scorer(0.25, n_samples=10)
+
+
+def test_certified_accuracy_curve_by_hand():
+    # Correct at 0.8 ("a"), 0.3 and 0.1 ("b"); row 2 wrong, row 3 abstained.
+    radii, accuracy = certified_accuracy_curve(Y, RESULT)
+    assert radii.tolist() == [0.0, 0.1, 0.3, 0.8]
+    np.testing.assert_allclose(accuracy, [3 / 5, 3 / 5, 2 / 5, 1 / 5])
+    # Per class: the rows of "b" only, at the radii certified among them.
+    radii, recall = certified_accuracy_curve(Y, RESULT, pos_label="b")
+    assert radii.tolist() == [0.0, 0.1, 0.3]
+    np.testing.assert_allclose(recall, [2 / 4, 2 / 4, 1 / 4])
+    radii, accuracy = certified_accuracy_curve(Y, RESULT, pos_label="a")
+    assert radii.tolist() == [0.0, 0.8] and accuracy.tolist() == [1.0, 1.0]
+    # Given radii come back as given, in their order.
+    radii, accuracy = certified_accuracy_curve(Y, RESULT, [0.25, 0.05, 0.9])
+    assert radii.tolist() == [0.25, 0.05, 0.9]
+    np.testing.assert_allclose(accuracy, [2 / 5, 3 / 5, 0.0])
+
+
+def test_certified_accuracy_curve_is_exact_between_its_steps():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 200)
+    label = np.where(rng.random(200) < 0.8, y, rng.integers(0, 3, 200))
+    abstained = rng.random(200) < 0.1
+    radius = np.where(abstained, 0.0, np.round(rng.uniform(0.01, 1.0, 200), 2))  # with ties
+    result = result_of(label, radius, abstained)
+    radii, accuracy = certified_accuracy_curve(y, result)
+    right = (label == y) & ~abstained
+    assert radii.tolist() == sorted({0.0, *radius[right].tolist()})
+    for r, value in zip(radii, accuracy, strict=True):
+        assert value == certified_accuracy(y, result, r)
+    # Constant on (previous step, step], and 0 past the last step.
+    middles = (radii[:-1] + radii[1:]) / 2
+    for r, value in zip(middles, accuracy[1:], strict=True):
+        assert certified_accuracy(y, result, r) == value
+    assert certified_accuracy(y, result, np.nextafter(radii[-1], 2)) == 0
+    assert np.all(np.diff(accuracy) <= 0)
+    for c in range(3):
+        radii_c, recall = certified_accuracy_curve(y, result, radii, pos_label=c)
+        expected = [certified_recall(y, result, r, pos_label=c) for r in radii]
+        np.testing.assert_allclose(recall, expected)
+
+
+def test_certified_accuracy_curve_reads_the_labels_a_result_holds():
+    labelled = CertificationResult(
+        **{k: getattr(RESULT, k) for k in ("label", "radius", "p_lower", "abstained")},
+        n_samples=RESULT.n_samples,
+        sigma=RESULT.sigma,
+        alpha=RESULT.alpha,
+        y_true=Y,
+    )
+    for pos_label in (None, "b"):
+        expected = certified_accuracy_curve(Y, RESULT, pos_label=pos_label)
+        np.testing.assert_array_equal(
+            certified_accuracy_curve(None, labelled, pos_label=pos_label), expected
+        )
+    correct_only = CertificationResult(
+        **{k: getattr(RESULT, k) for k in ("label", "radius", "p_lower", "abstained")},
+        n_samples=RESULT.n_samples,
+        sigma=RESULT.sigma,
+        alpha=RESULT.alpha,
+        correct=labelled.correct,
+    )
+    np.testing.assert_array_equal(
+        certified_accuracy_curve(None, correct_only), certified_accuracy_curve(Y, RESULT)
+    )
+    with pytest.raises(ValueError, match="pos_label needs the true labels"):
+        certified_accuracy_curve(None, correct_only, pos_label="b")
+    with pytest.raises(ValueError, match="needs the true labels"):
+        certified_accuracy_curve(None, RESULT)
+
+
+def test_certified_accuracy_curve_errors():
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        certified_accuracy_curve(Y, RESULT, [0.1, -0.2])
+    with pytest.raises(ValueError, match="1-D"):
+        certified_accuracy_curve(Y, RESULT, [[0.1]])
+    with pytest.raises(ValueError, match="pos_label='c' is not a label"):
+        certified_accuracy_curve(Y, RESULT, pos_label="c")
+    with pytest.raises(TypeError, match="CertificationResult"):
+        certified_accuracy_curve(Y, {"radius": []})
+    with pytest.warns(UndefinedMetricWarning, match="pos_label='b'"):
+        _, recall = certified_accuracy_curve(np.array(["a"] * 5), RESULT, pos_label="b")
+    assert recall.tolist() == [0.0]  # at radius 0, the only one
 
 
 def selection_data():
@@ -191,10 +277,7 @@ def test_grid_search_over_sigma_refits_the_best_certified_sigma(data):
 
 def test_grid_search_on_fraud_with_a_column_transformer():
     X, y = make_fraud(1200, fraud_rate=0.05, random_state=0)
-    preprocess = make_column_transformer(
-        (StandardScaler(), make_column_selector(dtype_include="number")),
-        (OneHotEncoder(sparse_output=False), make_column_selector(dtype_include="category")),
-    )
+    preprocess = make_fraud_preprocessor()
     net = tiny_net(max_epochs=8, criterion__weight=torch.tensor([1.0, 5.0]))
     model = make_pipeline(preprocess, SmoothedClassifier(net, n=300, n_samples=100, random_state=0))
     search = GridSearchCV(
@@ -235,8 +318,6 @@ def test_metrics_reject_nan_radius_and_mismatched_label_types():
 
 
 def test_certified_recall_of_a_split_without_positives_is_zero_with_a_warning():
-    from sklearn.exceptions import UndefinedMetricWarning
-
     with pytest.warns(UndefinedMetricWarning, match="pos_label='b'"):
         assert certified_recall(np.array(["a"] * 5), RESULT, pos_label="b") == 0.0
 
@@ -246,3 +327,14 @@ def test_scorer_factory_checks_certify_parameters():
         make_certified_scorer(0.25, n=0)
     with pytest.raises(ValueError, match="alpha"):
         make_certified_scorer(0.25, alpha=1.5)
+
+
+def test_certified_scorer_takes_the_norm_of_the_certificates(smoothed_pipe, data):
+    X, y = data
+    scorer = make_certified_scorer(0.1, norm="linf", n=300)
+    assert "norm='linf'" in repr(scorer)
+    result = certify(smoothed_pipe, X[:40], y[:40], norm="linf", n=300)
+    assert result.norm == "linf"
+    assert scorer(smoothed_pipe, X[:40], y[:40]) == certified_accuracy(y[:40], result, 0.1)
+    with pytest.raises(ValueError, match="norm must be None or one of"):
+        make_certified_scorer(0.25, norm="l7")

@@ -21,6 +21,7 @@ from sksmooth._monte_carlo import row_seeds
 from sksmooth.attacks import SmoothAdv
 from sksmooth.certification import clopper_pearson_lower
 from sksmooth.metrics import make_certified_scorer
+from sksmooth.noise import LaplaceNoise
 
 from .conftest import tiny_net
 
@@ -249,3 +250,15 @@ def test_smoothadv_attacks_each_noise(data):
         attack = SmoothAdv(0.3, norm="l2", steps=3, n_noise_samples=4, random_state=0)
         X_adv = attack.generate(clf, X[:10], y[:10])
         assert X_adv.shape == (10, 4) and np.all(np.isfinite(X_adv))
+
+
+def test_a_noise_object_reads_as_its_name(data):
+    X, y = data
+    by_object = SmoothedClassifier(LogisticRegression(), sigma=0.5, noise=LaplaceNoise(), **FAST)
+    by_name = SmoothedClassifier(LogisticRegression(), sigma=0.5, noise="laplace", **FAST)
+    cloned = clone(by_object)
+    assert cloned.noise == LaplaceNoise() and cloned.noise is not by_object.noise
+    a = cloned.fit(X, y).certify(X[:10])
+    b = by_name.fit(X, y).certify(X[:10])
+    np.testing.assert_array_equal(a.radius, b.radius)
+    assert a.noise == "laplace" and a.norm == "l1"

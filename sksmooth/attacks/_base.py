@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.validation import (
     check_array,
@@ -18,6 +17,7 @@ from sklearn.utils.validation import (
 
 from .._labels import label_indices
 from .._progress import progress
+from ..utils._validation import split_pipeline
 from ._constraints import finalise, parse_norm
 from ._targets import expected_n_features
 
@@ -187,9 +187,8 @@ class Attack:
 
 
 def _last_step(estimator, X):
-    if isinstance(estimator, Pipeline):
-        return estimator[-1], estimator[:-1].transform(X), PIPELINE_SPACE
-    return estimator, X, INPUT_SPACE
+    final, X_final, preprocessing = split_pipeline(estimator, X)
+    return final, X_final, INPUT_SPACE if preprocessing is None else PIPELINE_SPACE
 
 
 def _check_rows(X, estimator) -> np.ndarray:

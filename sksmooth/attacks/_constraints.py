@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..noise import GaussianNoise
+
 __all__ = ["direction", "finalise", "parse_norm", "project", "random_start"]
 
 NORMS = {"inf": "inf", "linf": "inf", np.inf: "inf", "l2": "l2", 2: "l2"}
@@ -54,7 +56,10 @@ def random_start(X, *, eps, norm, mask, generator):
     if norm == "inf":
         delta = torch.rand(X.shape, generator=generator, dtype=X.dtype, device=X.device) * 2 - 1
         return delta * eps
-    delta = torch.randn(X.shape, generator=generator, dtype=X.dtype, device=X.device)
+    # An isotropic Gaussian direction, scaled to a uniform radius below.
+    delta = GaussianNoise().draw_(
+        torch.empty(X.shape, dtype=X.dtype, device=X.device), generator
+    )
     if mask is not None:
         delta = delta * mask
     free = int(mask.sum()) if mask is not None else X.shape[1]

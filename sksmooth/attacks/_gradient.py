@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from sklearn.utils import check_scalar
 
 from .._labels import label_indices
+from ..utils._validation import check_sample_counts
 from ._base import Attack
 from ._constraints import direction, project, random_start
 from ._targets import differentiable_target
@@ -315,7 +316,7 @@ class EOT(PGD):
         return self.bpda
 
     def _n_gradient_samples(self) -> int:
-        check_scalar(self.n_samples, "n_samples", numbers.Integral, min_val=1)
+        check_sample_counts(n_samples=self.n_samples)
         return self.n_samples
 
 
@@ -350,5 +351,5 @@ class SmoothAdv(PGD):
         self.n_noise_samples = n_noise_samples
 
     def _target(self, estimator):
-        check_scalar(self.n_noise_samples, "n_noise_samples", numbers.Integral, min_val=1)
+        check_sample_counts(n_noise_samples=self.n_noise_samples)
         return differentiable_target(estimator, n_noise_samples=self.n_noise_samples)

@@ -1,4 +1,4 @@
-"""Certified accuracy against L2 radius, as in Cohen et al. (2019)."""
+"""Certified accuracy against radius, as in Cohen et al. (2019)."""
 
 from __future__ import annotations
 
@@ -8,36 +8,45 @@ import numpy as np
 from sklearn.utils.validation import column_or_1d
 
 from ..certification import CertificationResult
+from ..metrics import certified_accuracy_curve
 from ..smoothing import certify
 from ._common import (
     ACCURACY_LIMITS,
     check_accuracies,
     check_grid,
+    claim_x_axis,
     curve_names,
     draw,
     new_or_given_axes,
+    sigma_name,
 )
 
 __all__ = ["CertifiedAccuracyDisplay"]
 
 
 class CertifiedAccuracyDisplay:
-    """Certified accuracy against L2 radius (Cohen et al., 2019).
+    """Certified accuracy against radius (Cohen et al., 2019).
 
     The certified accuracy at radius ``r`` is the fraction of rows certified
     with their true label at radius ``r`` or more: a step curve falling from
     the accuracy of the certified predictions at ``r = 0``. Build it with
     :meth:`from_estimator` or :meth:`from_result`; passing ``ax=`` of an
     earlier plot adds a curve (e.g. one per ``sigma``) and a legend entry.
+    One axes holds radii of one kind: a curve of another norm, or of
+    per-column sigma (unitless radii) next to a distance, is refused.
 
     Parameters
     ----------
     radii : array-like of shape (n_radii,)
-        Strictly increasing L2 radii, at least 0.
+        Strictly increasing radii, at least 0.
     certified_accuracy : array-like of shape (n_radii,) or (n_curves, n_radii)
         Certified accuracy at each radius; one row per curve.
     name : str or list of str, default=None
         Legend label, one per curve; None adds no legend entry.
+    radius_label : str, default="L2 radius"
+        What the radii measure, the x label
+        (:attr:`CertificationResult.radius_label` in :meth:`from_result`).
+        Curves of different labels do not share an axes.
 
     Attributes
     ----------
@@ -53,6 +62,7 @@ class CertifiedAccuracyDisplay:
     See Also
     --------
     RobustAccuracyDisplay : Accuracy under attack against budget.
+    sksmooth.metrics.certified_accuracy_curve : The curve this display draws.
     sksmooth.metrics.certified_accuracy : Certified accuracy at one radius.
 
     References
@@ -72,10 +82,11 @@ class CertifiedAccuracyDisplay:
     >>> plt.close(display.figure_)
     """
 
-    def __init__(self, *, radii, certified_accuracy, name=None):
+    def __init__(self, *, radii, certified_accuracy, name=None, radius_label="L2 radius"):
         self.radii = radii
         self.certified_accuracy = certified_accuracy
         self.name = name
+        self.radius_label = radius_label
 
     def plot(self, ax=None, *, name=None, **kwargs) -> CertifiedAccuracyDisplay:
         """Draw the curves, as steps: each value holds up to its radius.
@@ -84,7 +95,8 @@ class CertifiedAccuracyDisplay:
         ----------
         ax : matplotlib Axes, default=None
             Axes to draw on; None makes a new figure. An axes from an earlier
-            plot gets one more curve and legend entry.
+            plot gets one more curve and legend entry, if its radii have the
+            same ``radius_label`` (else a ValueError naming both).
         name : str or list of str, default=None
             Legend labels, one per curve; None takes ``self.name``.
         **kwargs : dict
@@ -111,9 +123,10 @@ class CertifiedAccuracyDisplay:
         curves = check_accuracies(self.certified_accuracy, radii.size, "certified_accuracy")
         names = curve_names(self.name if name is None else name, len(curves))
         ax = new_or_given_axes(ax)
+        claim_x_axis(ax, str(self.radius_label))
         # The curve is left-continuous: a row certified at r still counts at r.
         lines = draw(ax, radii, curves, names, {"drawstyle": "steps-pre", **kwargs})
-        ax.set(xlabel="L2 radius", ylabel="certified accuracy", ylim=ACCURACY_LIMITS)
+        ax.set(xlabel=self.radius_label, ylabel="certified accuracy", ylim=ACCURACY_LIMITS)
         ax.autoscale(axis="x")  # take in every curve on the axes, then start at 0
         ax.set_xlim(left=0)
         self.ax_, self.figure_, self.lines_ = ax, ax.figure, lines
@@ -140,8 +153,9 @@ class CertifiedAccuracyDisplay:
         ----------
         estimator : SmoothedClassifier or Pipeline
             Fitted; a pipeline's last step must be a
-            :class:`~sksmooth.SmoothedClassifier`, and radii are then in the
-            input space of that step.
+            :class:`~sksmooth.SmoothedClassifier`. Radii are those of its
+            certificates: in the input space of that step, unitless with
+            per-column sigma (see :class:`~sksmooth.CertificationResult`).
         X : array-like of shape (n_rows, n_features)
             Rows to certify.
         y : array-like of shape (n_rows,)
@@ -153,14 +167,15 @@ class CertifiedAccuracyDisplay:
         per_class : bool, default=False
             Draw one curve per true class (each class's certified recall).
         name : str, default=None
-            Legend label; None takes ``"sigma=<sigma>"``. Per class, the
-            class is appended.
+            Legend label; None takes the noise and its sigma
+            (``"sigma=0.25"``; ``"sigma per column (...)"`` for per-column
+            sigma). Per class, the class is appended.
         ax : matplotlib Axes, default=None
             Axes to draw on; None makes a new figure.
         curve_kwargs : dict, default=None
             Passed to :meth:`plot` (line style).
         **certify_params : dict
-            ``n0``, ``n``, ``alpha`` or ``n_jobs`` overrides for
+            ``norm``, ``n0``, ``n``, ``alpha`` or ``n_jobs`` for
             :func:`sksmooth.certify`.
 
         Returns
@@ -223,8 +238,9 @@ class CertifiedAccuracyDisplay:
         per_class : bool, default=False
             Draw one curve per true class (each class's certified recall).
         name : str, default=None
-            Legend label; None takes ``"sigma=<sigma>"``. Per class, the
-            class is appended.
+            Legend label; None takes the noise and its sigma
+            (``"sigma=0.25"``; ``"sigma per column (...)"`` for per-column
+            sigma). Per class, the class is appended.
         ax : matplotlib Axes, default=None
             Axes to draw on; None makes a new figure.
         curve_kwargs : dict, default=None
@@ -264,30 +280,24 @@ class CertifiedAccuracyDisplay:
             )
         if len(result) == 0:
             raise ValueError("The certified accuracy of an empty result is undefined.")
-        correct = np.asarray(result.correct, dtype=bool)
-        radius = np.asarray(result.radius, dtype=float)
         if radii is None:
-            radii = np.unique(np.concatenate([[0.0], radius[correct]]))
+            radii, _ = certified_accuracy_curve(None, result)
             # The next float after the largest radius, where every curve is 0: the
             # curve ends with its drop, as in Cohen et al.'s figures.
             radii = np.append(radii, np.nextafter(radii[-1], np.inf))
         radii = check_grid(radii, "radii")
-        name = f"sigma={result.sigma:g}" if name is None else name
+        name = sigma_name(result) if name is None else name
         if per_class:
             if result.y_true is None:
                 raise ValueError("per_class=True needs the true labels: pass y_true.")
             classes = np.unique(result.y_true)
-            curves = np.array([_curve(correct, radius, radii, result.y_true == c) for c in classes])
+            curves = np.array(
+                [certified_accuracy_curve(None, result, radii, pos_label=c)[1] for c in classes]
+            )
             names = [f"{name}, class {c}" for c in classes.tolist()]
         else:
-            curves = _curve(correct, radius, radii, np.ones(len(result), dtype=bool))
-            names = name
-        display = cls(radii=radii, certified_accuracy=curves, name=names)
+            curves, names = certified_accuracy_curve(None, result, radii)[1], name
+        display = cls(
+            radii=radii, certified_accuracy=curves, name=names, radius_label=result.radius_label
+        )
         return display.plot(ax=ax, **(curve_kwargs or {}))
-
-
-def _curve(correct, radius, radii, rows) -> np.ndarray:
-    """Share of ``rows`` certified correctly at each of ``radii`` or more."""
-    certified = np.sort(radius[correct & rows])
-    at_least = certified.size - np.searchsorted(certified, radii, side="left")
-    return at_least / np.count_nonzero(rows)

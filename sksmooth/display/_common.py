@@ -6,6 +6,11 @@ import numpy as np
 
 # Both axes of accuracy go from 0 to 1, with room for a curve drawn on the edge.
 ACCURACY_LIMITS = (-0.01, 1.01)
+# The attribute of a matplotlib Axes naming what its x axis measures, set by the
+# first curve drawn on it; the x label itself is the user's to change.
+X_AXIS_ATTRIBUTE = "_sksmooth_x_axis"
+# At most this many noised columns are named in a default legend entry.
+NAMED_SIGMAS = 3
 
 
 def pyplot():
@@ -81,3 +86,38 @@ def draw(ax, x, curves, names, style: dict) -> list:
     if any(line.get_label() and not line.get_label().startswith("_") for line in ax.lines):
         ax.legend()
     return lines
+
+
+def claim_x_axis(ax, quantity: str) -> None:
+    """Record that ``ax`` plots against ``quantity``, or refuse a different one.
+
+    Curves against radii of different norms, or against a distance and a
+    unitless per-column radius, share no scale: one axes holds one kind.
+    """
+    previous = getattr(ax, X_AXIS_ATTRIBUTE, None)
+    if previous is not None and previous != quantity:
+        raise ValueError(
+            f"These axes already plot against '{previous}'; this curve is against "
+            f"'{quantity}'. The two are not on one scale: draw it on other axes."
+        )
+    setattr(ax, X_AXIS_ATTRIBUTE, quantity)
+
+
+def sigma_name(result) -> str:
+    """Default legend entry for the certificates of ``result``: its noise and sigma.
+
+    ``"sigma=0.25"`` for Gaussian noise of one sigma; the noise is named when
+    it is another; per-column sigmas are listed when few columns are noised.
+    """
+    noise = "" if result.noise == "gaussian" else f"{result.noise} "
+    if not result.per_column:
+        return f"{noise}sigma={float(result.sigma):g}"
+    sigma = np.asarray(result.sigma, dtype=float)
+    noised = np.flatnonzero(sigma > 0)
+    if len(noised) > NAMED_SIGMAS:
+        return f"{noise}sigma per column ({len(noised)} of {sigma.size} noised)"
+    names = result.feature_names
+    if names is None:
+        names = [f"x{i}" for i in range(sigma.size)]
+    listed = ", ".join(f"{names[i]}={sigma[i]:g}" for i in noised)
+    return f"{noise}sigma per column ({listed})"

@@ -3,30 +3,31 @@
 from __future__ import annotations
 
 import copy
-import warnings
 from dataclasses import replace
 
 import numpy as np
-from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..attacks import Attack
 from ..attacks._constraints import parse_norm
 from ..certification import CertificationResult
-from ..metrics import robust_accuracy
+from ..metrics import certified_accuracy_curve, robust_accuracy
 from ..smoothing import certify
+from ..utils._validation import final_step
 from ._common import (
     ACCURACY_LIMITS,
     check_accuracies,
     check_grid,
+    claim_x_axis,
     curve_names,
     draw,
     new_or_given_axes,
+    sigma_name,
 )
 
 __all__ = ["RobustAccuracyDisplay"]
 
-NORM_NAMES = {"inf": "L-inf", "l2": "L2"}
+NORM_NAMES = {"inf": "L-inf", "l2": "L2", "l1": "L1"}
 CERTIFIED_SUFFIX = " (certified, lower bound)"
 XLABEL_PREFIX = "attack budget eps"
 
@@ -36,10 +37,11 @@ class RobustAccuracyDisplay:
 
     Each curve is one model under one attack (:meth:`from_estimator`), a
     smoothed classifier's certified accuracy (:meth:`from_certified`: at
-    radius ``eps`` it is a lower bound of the accuracy under any L2 attack of
-    budget ``eps``, drawn dashed), or figures computed elsewhere
-    (:meth:`from_accuracies`). Passing ``ax=`` of an earlier plot adds a curve
-    and a legend entry; keep one norm per axes.
+    radius ``eps`` it is a lower bound of the accuracy under any attack of
+    budget ``eps`` in the certificates' norm, drawn dashed), or figures
+    computed elsewhere (:meth:`from_accuracies`). Passing ``ax=`` of an
+    earlier plot adds a curve and a legend entry; one axes holds one norm, and
+    a curve of another norm is refused.
 
     Parameters
     ----------
@@ -49,8 +51,9 @@ class RobustAccuracyDisplay:
         Accuracy at each budget.
     name : str, default=None
         Legend label; None adds no legend entry.
-    norm : {"inf", "l2"}, default=None
-        Norm of the budget, shown in the x label.
+    norm : {"inf", "l2", "l1"}, default=None
+        Norm of the budget, shown in the x label (``"linf"`` and ``np.inf``
+        also mean ``"inf"``).
     certified : bool, default=False
         True when ``accuracy`` holds certified accuracies: the legend then
         says they are lower bounds, and the curve is dashed.
@@ -95,7 +98,8 @@ class RobustAccuracyDisplay:
         ----------
         ax : matplotlib Axes, default=None
             Axes to draw on; None makes a new figure. An axes from an earlier
-            plot gets one more curve and legend entry.
+            plot gets one more curve and legend entry, if its budgets have the
+            same norm (else a ValueError naming both).
         name : str, default=None
             Legend label; None takes ``self.name``.
         **kwargs : dict
@@ -120,21 +124,14 @@ class RobustAccuracyDisplay:
         eps = check_grid(self.eps, "eps")
         accuracy = check_accuracies(self.accuracy, eps.size, "accuracy", one_curve=True)
         (label,) = curve_names(self.name if name is None else name, 1)
-        norm = None if self.norm is None else parse_norm(self.norm)
+        norm = _parse_norm(self.norm)
         style = {"marker": "o"}
         if self.certified:
             style["linestyle"] = "--"
             label = (label or "certified") + CERTIFIED_SUFFIX
         ax = new_or_given_axes(ax)
         xlabel = XLABEL_PREFIX if norm is None else f"{XLABEL_PREFIX} ({NORM_NAMES[norm]})"
-        previous = ax.get_xlabel()
-        if previous.startswith(XLABEL_PREFIX) and previous != xlabel:
-            warnings.warn(
-                f"The axes already plot accuracy against '{previous}'; this curve is against "
-                f"'{xlabel}'. Budgets of different norms are not comparable.",
-                UserWarning,
-                stacklevel=2,
-            )
+        claim_x_axis(ax, xlabel)
         (line,) = draw(ax, eps, [accuracy], [label], {**style, **kwargs})
         ax.set(xlabel=xlabel, ylabel="accuracy", ylim=ACCURACY_LIMITS)
         self.ax_, self.figure_, self.line_ = ax, ax.figure, line
@@ -207,8 +204,7 @@ class RobustAccuracyDisplay:
         check_is_fitted(estimator)
         accuracy = [robust_accuracy(estimator, X, y, _with_budget(attack, e)) for e in eps]
         if name is None:
-            model = estimator[-1] if isinstance(estimator, Pipeline) else estimator
-            name = f"{type(model).__name__}, {type(attack).__name__}"
+            name = f"{type(final_step(estimator)).__name__}, {type(attack).__name__}"
         display = cls(eps=eps, accuracy=np.array(accuracy), name=name, norm=attack.norm)
         return display.plot(ax=ax, **(curve_kwargs or {}))
 
@@ -227,9 +223,12 @@ class RobustAccuracyDisplay:
     ) -> RobustAccuracyDisplay:
         """Plot a smoothed classifier's certified accuracy at each budget.
 
-        Certified accuracy at L2 radius ``eps`` is a lower bound of the
-        accuracy under any L2 attack of budget ``eps`` (with probability
-        ``1 - alpha`` per row); the legend says so.
+        Certified accuracy at radius ``eps`` is a lower bound of the
+        accuracy under any attack of budget ``eps`` in the certificates' norm
+        (with probability ``1 - alpha`` per row); the legend says so. The
+        certificates must be of one sigma for every column: with per-column
+        sigma the radius is unitless, no attack budget (draw those with
+        :class:`CertifiedAccuracyDisplay`).
 
         Parameters
         ----------
@@ -242,15 +241,16 @@ class RobustAccuracyDisplay:
             True labels; required with an estimator, optional with a result
             that holds them.
         eps : array-like of float
-            Strictly increasing L2 radii, at least 0.
+            Strictly increasing radii, at least 0.
         name : str, default=None
-            Legend label; None takes ``"sigma=<sigma>"``.
+            Legend label; None takes the noise and its sigma
+            (``"sigma=0.25"``).
         ax : matplotlib Axes, default=None
             Axes to draw on; None makes a new figure.
         curve_kwargs : dict, default=None
             Passed to :meth:`plot` (line style).
         **certify_params : dict
-            ``n0``, ``n``, ``alpha`` or ``n_jobs`` overrides for
+            ``norm``, ``n0``, ``n``, ``alpha`` or ``n_jobs`` for
             :func:`sksmooth.certify`; only with an estimator.
 
         Returns
@@ -292,9 +292,15 @@ class RobustAccuracyDisplay:
             raise ValueError("The certified accuracy needs the true labels: certify with y.")
         if len(result) == 0:
             raise ValueError("The certified accuracy of an empty result is undefined.")
-        accuracy = np.array([result.certified_accuracy(e) for e in eps])
-        name = f"sigma={result.sigma:g}" if name is None else name
-        display = cls(eps=eps, accuracy=accuracy, name=name, norm="l2", certified=True)
+        if result.per_column:
+            raise ValueError(
+                f"These certificates have per-column sigma: their radius is the "
+                f"'{result.radius_label}', not an attack budget in the input's units. "
+                "Plot them with CertifiedAccuracyDisplay.from_result."
+            )
+        _, accuracy = certified_accuracy_curve(None, result, eps)
+        name = sigma_name(result) if name is None else name
+        display = cls(eps=eps, accuracy=accuracy, name=name, norm=result.norm, certified=True)
         return display.plot(ax=ax, **(curve_kwargs or {}))
 
     @classmethod
@@ -319,7 +325,7 @@ class RobustAccuracyDisplay:
             Accuracy at each budget, in [0, 1].
         name : str, default=None
             Legend label; None adds no legend entry.
-        norm : {"inf", "l2"}, default=None
+        norm : {"inf", "l2", "l1"}, default=None
             Norm of the budget, shown in the x label.
         certified : bool, default=False
             True for certified accuracies (lower bounds, drawn dashed).
@@ -354,3 +360,18 @@ def _with_budget(attack: Attack, eps: float) -> Attack:
     budget = copy.deepcopy(attack)
     budget.eps = float(eps)
     return budget
+
+
+def _parse_norm(norm) -> str | None:
+    """``"inf"``, ``"l2"`` or ``"l1"`` (or None), from an attack's or a certificate's norm."""
+    if norm is None:
+        return None
+    if (norm.lower() if isinstance(norm, str) else norm) in ("l1", 1):
+        return "l1"
+    try:
+        return parse_norm(norm)
+    except ValueError:
+        raise ValueError(
+            f"norm must be 'inf' (also np.inf, 'linf'), 'l2' (also 2) or 'l1' (also 1); "
+            f"got {norm!r}."
+        ) from None

@@ -195,7 +195,9 @@ def test_repr_lists_the_headline_figures():
     assert lines[0] == (
         "CertificationResult(n_rows=6, noise='gaussian', sigma=0.5, alpha=0.001, norm='l2')"
     )
-    assert lines[1] == "  region: ||delta||_2 <= radius, in the units of the smoothed classifier's input"
+    assert lines[1] == (
+        "  region: ||delta||_2 <= radius, in the units of the smoothed classifier's input"
+    )
     assert lines[2:] == [
         f"  certified accuracy at radius 0: {4 / 6:.3f}",
         f"  abstain rate: {1 / 6:.3f}",

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 from scipy import stats
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.frozen import FrozenEstimator
 from skorch import NeuralNetClassifier
 from torch import nn
@@ -20,22 +19,7 @@ from sksmooth import SmoothedClassifier
 from sksmooth.certification import clopper_pearson_lower
 
 from ..conftest import DEVICES, patch_lower_bound
-
-
-class LinearThreshold(ClassifierMixin, BaseEstimator):
-    """f(x) = 1[w.x + b > 0]: the base classifier with a known smoothed radius."""
-
-    def __init__(self, w=None, b=0.0):
-        self.w = w
-        self.b = b
-
-    def fit(self, X=None, y=None):
-        self.classes_ = np.array([0, 1])
-        self.n_features_in_ = len(self.w)
-        return self
-
-    def predict(self, X):
-        return (X @ self.w + self.b > 0).astype(int)
+from .oracles import LinearThreshold
 
 
 def linear_oracle_problem(n_rows, n_features, sigma, seed):

@@ -7,22 +7,29 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._demo_evaluate import certified_accuracy
+from .. import CertifiedAccuracyDisplay
+from ..certification import CertificationResult
+from ..metrics import certified_accuracy
+from .per_column import NAME as PER_COLUMN_NAME
+from .per_column import PerColumnReport
 
 # Axis labels, also what tests look for in the SVG.
 BARS_YLABEL = "accuracy on the evaluation rows"
 CURVES_XLABEL = "L2 radius (standardised units)"
 CURVES_YLABEL = "certified accuracy"
+PER_COLUMN_YLABEL = "certified fraud recall"
 FIGURE_NAME = "comparison"
 
 
-def _bars(ax, table: pd.DataFrame, certified: dict[str, np.ndarray], eps: float) -> None:
+def _bars(ax, table: pd.DataFrame, certified: dict[str, CertificationResult], eps: float) -> None:
     series = {
         "no attack": table["eval accuracy"],
         "plain PGD": table["robust PGD"],
         "adaptive attack": table["robust adaptive"],
         f"certified at r={eps:g}": [
-            certified_accuracy(certified[name], eps) if name in certified else np.nan
+            certified_accuracy(certified[name].y_true, certified[name], eps)
+            if name in certified
+            else np.nan
             for name in table["model"]
         ],
     }
@@ -38,12 +45,11 @@ def _bars(ax, table: pd.DataFrame, certified: dict[str, np.ndarray], eps: float)
     ax.legend(loc="upper center", ncols=len(series), fontsize="small")
 
 
-def _curves(ax, certified: dict[str, np.ndarray], eps: float) -> None:
-    for name, radii in certified.items():
-        top = np.nanmax(radii, initial=0.0)
-        grid = np.linspace(0, max(top, eps) * 1.1, 200)
-        ax.plot(grid, [certified_accuracy(radii, r) for r in grid], label=name)
+def _curves(ax, certified: dict[str, CertificationResult], eps: float) -> None:
+    for name, result in certified.items():
+        CertifiedAccuracyDisplay.from_result(result, name=name, ax=ax)
     ax.axvline(eps, color="grey", linestyle=":", label=f"attack eps={eps:g}")
+    ax.set_xlim(0, max(ax.get_xlim()[1], eps * 1.1))
     ax.set_ylim(0, 1.05)
     ax.set_xlabel(CURVES_XLABEL)
     ax.set_ylabel(CURVES_YLABEL)
@@ -51,8 +57,30 @@ def _curves(ax, certified: dict[str, np.ndarray], eps: float) -> None:
     ax.legend(loc="lower left", fontsize="small")
 
 
+def _per_column(ax, report: PerColumnReport) -> None:
+    result = report.result
+    radii, recall = report.curve
+    # The curve ends with its drop to 0, just past the largest certified radius.
+    radii, recall = np.append(radii, np.nextafter(radii[-1], np.inf)), np.append(recall, 0.0)
+    CertifiedAccuracyDisplay(
+        radii=radii,
+        certified_accuracy=recall,
+        name=PER_COLUMN_NAME,
+        radius_label=result.radius_label,
+    ).plot(ax=ax)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel(PER_COLUMN_YLABEL)
+    ax.set_title("Noise on the fraudster's columns only")
+    ax.legend(loc="lower left", fontsize="small")
+
+
 def save_figure(
-    table: pd.DataFrame, certified: dict[str, np.ndarray], *, eps: float, directory: Path
+    table: pd.DataFrame,
+    certified: dict[str, CertificationResult],
+    per_column: PerColumnReport | None = None,
+    *,
+    eps: float,
+    directory: Path,
 ) -> list[Path]:
     """Save the figure as PNG and SVG in ``directory``; return their paths.
 
@@ -61,13 +89,16 @@ def save_figure(
     import matplotlib
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(12, 4.8), layout="constrained")
-    bars, curves = figure.subplots(1, 2, width_ratios=[1.6, 1])
+    panels = 2 if per_column is None else 3
+    figure = Figure(figsize=(6 + 4 * panels, 4.8), layout="constrained")
+    bars, curves, *rest = figure.subplots(1, panels, width_ratios=[1.6] + [1] * (panels - 1))
     _bars(bars, table, certified, eps)
     if certified:
         _curves(curves, certified, eps)
     else:
         curves.set_axis_off()
+    if per_column is not None:
+        _per_column(rest[0], per_column)
     paths = [directory / f"{FIGURE_NAME}.{ext}" for ext in ("png", "svg")]
     with matplotlib.rc_context({"svg.fonttype": "none"}):
         for path in paths:

@@ -1,9 +1,10 @@
-"""The head-to-head demo behind ``python -m sksmooth demo``.
+"""Train, attack and certify every contender; print the comparison and save it.
 
 One MLP, trained on the same fraud data as an undefended net, behind each
 gradient-masking defence, and smoothed at several noise levels; each attacked
 with plain PGD and with the attack that adapts to its defence, and the
-smoothed ones certified.
+smoothed ones certified. Then one more smoothed model, with noise only on
+the columns a fraudster controls, certified through its pipeline.
 """
 
 from __future__ import annotations
@@ -12,40 +13,25 @@ import contextlib
 import importlib.util
 import textwrap
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from ._demo_evaluate import AttackSettings, EvaluationRows, certified_accuracy, evaluate
-from ._demo_models import MASKING, make_contenders
-from ._progress import progress
-from .datasets import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS, make_fraud
+from ..datasets import make_fraud, make_fraud_preprocessor
+from ..metrics import certified_accuracy
+from .contenders import MASKING, make_contenders
+from .evaluate import AttackSettings, EvaluationRows, evaluate
+from .per_column import describe, evaluate_per_column, make_per_column_model
 
 TABLE_NAME = "comparison.csv"
 
 
-def make_fraud_preprocessor() -> ColumnTransformer:
-    """Log-scale and standardise the numeric columns, one-hot the categories.
-
-    Attacks and certificates then measure distances in standard deviations of
-    each log-scaled numeric column, and one-hot columns move by 1 per switch.
-    """
-    log_scale = make_pipeline(FunctionTransformer(np.log1p), StandardScaler())
-    one_hot = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
-    return ColumnTransformer(
-        [("numeric", log_scale, NUMERIC_COLUMNS), ("categorical", one_hot, CATEGORICAL_COLUMNS)]
-    )
-
-
-def oversample_fraud(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Repeat each fraud row about sqrt(legitimate / fraud) times.
+def oversampled_rows(y: np.ndarray) -> np.ndarray:
+    """Indices of every row, each fraud row repeated about sqrt(legitimate / fraud) times.
 
     Class weights in the loss would do the same, but distillation replaces
     the loss; repeating rows treats every contender alike. The square root
@@ -53,8 +39,7 @@ def oversample_fraud(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """
     fraud = np.flatnonzero(y == 1)
     repeats = max(int(round(np.sqrt((len(y) - len(fraud)) / max(len(fraud), 1)))), 1)
-    rows = np.concatenate([np.arange(len(y)), np.repeat(fraud, repeats - 1)])
-    return X[rows], y[rows]
+    return np.concatenate([np.arange(len(y)), np.repeat(fraud, repeats - 1)])
 
 
 def evaluation_subset(y: np.ndarray, size: int, *, random_state: int) -> np.ndarray:
@@ -73,6 +58,15 @@ def evaluation_subset(y: np.ndarray, size: int, *, random_state: int) -> np.ndar
     )
 
 
+def _bar(iterable: Iterable, *, desc: str, verbose: int):
+    """A progress bar over ``iterable`` in a terminal or notebook; silent elsewhere."""
+    if not verbose:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, unit="model", disable=None, leave=False)
+
+
 @contextlib.contextmanager
 def _torch_threads(n_threads: int):
     """Small nets lose time to thread hand-offs on a busy machine; restore after."""
@@ -84,18 +78,17 @@ def _torch_threads(n_threads: int):
         torch.set_num_threads(before)
 
 
-def _prepare_rows(n_samples: int, n_eval: int, random_state: int):
+def _split(n_samples: int, n_eval: int, random_state: int):
+    """Training rows (oversampled), all test rows and the evaluation subset, as frames."""
     X, y = make_fraud(n_samples, random_state=random_state)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=random_state
     )
-    preprocess = make_fraud_preprocessor().fit(X_train)
+    rows = oversampled_rows(y_train.to_numpy())
     y_test = y_test.to_numpy()
-    X_test = preprocess.transform(X_test)
     subset = evaluation_subset(y_test, n_eval, random_state=random_state)
-    train = oversample_fraud(preprocess.transform(X_train), y_train.to_numpy())
-    rows = EvaluationRows(X_test, y_test, X_test[subset], y_test[subset])
-    return train, rows, float(y.mean())
+    train = (X_train.iloc[rows], y_train.to_numpy()[rows])
+    return train, (X_test, y_test), subset, float(y.mean())
 
 
 def _notes(rows: EvaluationRows, attacks: AttackSettings, smoothed, n: int) -> list[str]:
@@ -105,7 +98,7 @@ def _notes(rows: EvaluationRows, attacks: AttackSettings, smoothed, n: int) -> l
         f"{len(rows.y_eval)} test rows ({int(rows.y_eval.sum())} fraud), the share still "
         "classified correctly.",
         "Attacks and radii are L2 distances in standardised units (numeric columns "
-        f"log-scaled and standardised, categories one-hot). Attacks: eps={attacks.eps:g}. "
+        f"standardised, categories one-hot). Attacks: eps={attacks.eps:g}. "
         "Plain PGD: cross-entropy, one run (on a smoothed model it attacks the base net). "
         "Adaptive: the attack that sees through the defence, logit margin, best of "
         f"{attacks.adaptive_restarts} runs; a row survives it only if it also survived "
@@ -120,7 +113,7 @@ def _notes(rows: EvaluationRows, attacks: AttackSettings, smoothed, n: int) -> l
     return notes
 
 
-def _headline(table: pd.DataFrame, certified: dict, eps: float) -> list[str]:
+def _headline(table: pd.DataFrame, certified: dict, y_eval: np.ndarray, eps: float) -> list[str]:
     """The comparison in a few sentences, with the numbers that back them."""
     masked = table[table["model"].isin(MASKING)]
     lines = []
@@ -129,10 +122,10 @@ def _headline(table: pd.DataFrame, certified: dict, eps: float) -> list[str]:
             f"Gradient masking: accuracy under plain PGD {_span(masked['robust PGD'])}, "
             f"under the adaptive attack {_span(masked['robust adaptive'])}."
         )
-    for name, radii in certified.items():
+    for name, result in certified.items():
         lines.append(
-            f"{name}: certified accuracy at r={eps:g} is {certified_accuracy(radii, eps):.3f}, "
-            "whatever the attack."
+            f"{name}: certified accuracy at r={eps:g} is "
+            f"{certified_accuracy(y_eval, result, eps):.3f}, whatever the attack."
         )
     return lines
 
@@ -166,20 +159,29 @@ def run_demo(
     start = time.perf_counter()
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    (X_train, y_train), rows, fraud_rate = _prepare_rows(n_samples, n_eval, random_state)
+    (X_train, y_train), (X_test, y_test), subset, fraud_rate = _split(
+        n_samples, n_eval, random_state
+    )
+    preprocess = make_fraud_preprocessor().fit(X_train)
+    X_test_scaled = preprocess.transform(X_test)
+    rows = EvaluationRows(X_test_scaled, y_test, X_test_scaled[subset], y_test[subset])
     attacks = AttackSettings(eps=eps, random_state=random_state)
-    contenders = make_contenders(sigmas, random_state=random_state)
+    contenders = make_contenders(sigmas, random_state=random_state, verbose=verbose)
+    per_column = make_per_column_model(random_state=random_state, verbose=verbose)
     table_rows, certified = [], {}
     with _torch_threads(1):
-        for contender in progress(contenders, desc="training", verbose=verbose, unit="model"):
-            contender.fit(X_train, y_train, random_state=random_state)
-        for contender in progress(contenders, desc="evaluating", verbose=verbose, unit="model"):
-            row, radii_of_rows = evaluate(
-                contender, rows, attacks, radii=radii, n=n, verbose=verbose
-            )
+        X_train_scaled = preprocess.transform(X_train)
+        for contender in _bar(contenders, desc="training", verbose=verbose):
+            contender.fit(X_train_scaled, y_train, random_state=random_state)
+        for contender in _bar(contenders, desc="evaluating", verbose=verbose):
+            row, result = evaluate(contender, rows, attacks, radii=radii, n=n, verbose=verbose)
             table_rows.append(row)
-            if radii_of_rows is not None:
-                certified[contender.name] = radii_of_rows
+            if result is not None:
+                certified[contender.name] = result
+        per_column.fit(X_train, y_train)
+        report = evaluate_per_column(
+            per_column, X_test, y_test, X_test.iloc[subset], y_test[subset], n=n
+        )
     table = pd.DataFrame(table_rows)
 
     print_fn(
@@ -188,16 +190,23 @@ def run_demo(
     )
     print_fn(_format(table))
     smoothed = next((c.model for c in contenders if c.smoothed), None)
-    for paragraph in _notes(rows, attacks, smoothed, n) + _headline(table, certified, eps):
+    for paragraph in _notes(rows, attacks, smoothed, n) + _headline(
+        table, certified, rows.y_eval, eps
+    ):
         print_fn(textwrap.fill(paragraph, width=100))
+    print_fn("")
+    *paragraphs, changes = describe(report)
+    for paragraph in paragraphs:
+        print_fn(textwrap.fill(paragraph, width=100))
+    print_fn(changes)
     files = [output_dir / TABLE_NAME]
     table.to_csv(files[0], index=False)
     if importlib.util.find_spec("matplotlib") is None:
         print_fn("matplotlib is not installed: no figure (pip install matplotlib).")
     else:
-        from ._demo_figure import save_figure
+        from .figure import save_figure
 
-        files += save_figure(table, certified, eps=eps, directory=output_dir)
+        files += save_figure(table, certified, report, eps=eps, directory=output_dir)
     for path in files:
         print_fn(f"saved {path}")
     print_fn(f"done in {time.perf_counter() - start:.1f} s")

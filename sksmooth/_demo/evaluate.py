@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.metrics import accuracy_score, recall_score
 
-from ._demo_models import Contender
-from ._progress import progress
-from .attacks import PGD
-
-# Rows per call in chunked predictions and certification: a bar steps once per
-# chunk. Results do not depend on it: a smoothed model seeds each row's noise
-# from the row itself.
-CHUNK_ROWS = 50
+from ..attacks import PGD
+from ..certification import CertificationResult
+from ..metrics import certified_accuracy
+from .contenders import Contender
 
 
 @dataclass(frozen=True)
@@ -38,52 +34,11 @@ class AttackSettings:
     random_state: int = 0
 
 
-def in_chunks(function: Callable, X: np.ndarray, *, desc: str, verbose: int) -> list:
-    """``function`` on consecutive chunks of rows, with a bar counting the rows."""
-    results = []
-    with progress(total=len(X), desc=desc, verbose=verbose, unit="row") as bar:
-        for start in range(0, len(X), CHUNK_ROWS):
-            results.append(function(X[start : start + CHUNK_ROWS], start))
-            bar.update(len(results[-1]))
-    return results
-
-
-def _predict(contender: Contender, X: np.ndarray, verbose: int) -> np.ndarray:
-    if not contender.smoothed:
-        return contender.predict(X)
-    chunks = in_chunks(
-        lambda rows, _: contender.predict(rows),
-        X,
-        desc=f"{contender.name}: predicting",
-        verbose=verbose,
-    )
-    return np.concatenate(chunks)
-
-
 def _survivors(contender, attack, model, X, y) -> np.ndarray:
     """Which rows of ``X`` are still classified correctly after ``attack`` on ``model``."""
     if len(X) == 0:
         return np.zeros(0, dtype=bool)
     return contender.predict(attack.generate(model, X, y)) == y
-
-
-def certified_radii(
-    contender: Contender, X: np.ndarray, y: np.ndarray, *, n: int, verbose: int
-) -> np.ndarray:
-    """Per row: the certified L2 radius where the certificate names the true class, else NaN."""
-
-    def certify(rows, start):
-        result = contender.model.certify(rows, y[start : start + len(rows)], n=n)
-        return np.where(result.correct, result.radius, np.nan)
-
-    return np.concatenate(
-        in_chunks(certify, X, desc=f"{contender.name}: certifying", verbose=verbose)
-    )
-
-
-def certified_accuracy(radii: np.ndarray, radius: float) -> float:
-    """Share of rows certified with the true label at ``radius`` or more."""
-    return float(np.mean(np.nan_to_num(radii, nan=-1.0) >= radius))
 
 
 def evaluate(
@@ -93,18 +48,19 @@ def evaluate(
     *,
     radii: Sequence[float],
     n: int,
-    verbose: int,
-) -> tuple[dict, np.ndarray | None]:
-    """One table row for a fitted contender, and its certified radii (None unless smoothed).
+    verbose: int = 0,
+) -> tuple[dict, CertificationResult | None]:
+    """One table row for a fitted contender, and its certificates (None unless smoothed).
 
     Clean metrics use every test row. Attacks run on the evaluation rows the
     contender classifies correctly; robust accuracy is the share of all
     evaluation rows still correct afterwards. A row survives the adaptive
     attack only if it also survived plain PGD: an evaluator keeps every
-    attack that works.
+    attack that works. The smoothed contenders certify every evaluation row
+    with ``n`` Monte Carlo samples.
     """
-    y_pred = _predict(contender, rows.X_test, verbose)
-    right = _predict(contender, rows.X_eval, verbose) == rows.y_eval
+    y_pred = contender.predict(rows.X_test)
+    right = contender.predict(rows.X_eval) == rows.y_eval
     X, y = rows.X_eval[right], rows.y_eval[right]
     common = {
         "norm": "l2",
@@ -129,14 +85,14 @@ def evaluate(
         "adaptive attack": contender.adaptive_name,
         "robust adaptive": np.sum(survived_adaptive) / n_eval,
     }
-    certified = None
+    result = None
     if contender.smoothed:
-        certified = certified_radii(contender, rows.X_eval, rows.y_eval, n=n, verbose=verbose)
+        result = contender.model.certify(rows.X_eval, rows.y_eval, n=n)
     for radius in radii:
         row[certified_column(radius)] = (
-            np.nan if certified is None else certified_accuracy(certified, radius)
+            np.nan if result is None else certified_accuracy(rows.y_eval, result, radius)
         )
-    return row, certified
+    return row, result
 
 
 def certified_column(radius: float) -> str:

@@ -11,13 +11,11 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
+import torch
 
-from ._training import fit_net
-from .attacks import BPDA, EOT, PGD, SmoothAdv
-from .attacks._targets import model_input
-from .masking import GradientMaskedClassifier
-from .nets import make_mlp_classifier
-from .smoothing import SmoothedClassifier
+from .. import GradientMaskedClassifier, SmoothedClassifier
+from ..attacks import BPDA, EOT, PGD, SmoothAdv
+from ..nets import make_mlp_classifier
 
 # Each masking defence, its settings, and the adaptive attack that sees through it
 # (Athalye, Carlini & Wagner, 2018).
@@ -42,6 +40,18 @@ def demo_net():
     return make_mlp_classifier((64, 64), max_epochs=10, lr=5e-3, batch_size=512)
 
 
+def fit_undefended(net, X: np.ndarray, y: np.ndarray, *, random_state: int):
+    """Fit a bare skorch net as its documentation asks: layer sizes, float32, seeded torch.
+
+    The wrappers do all of this themselves; a bare net needs it by hand.
+    """
+    net.set_params(module__input_units=X.shape[1], module__output_units=len(np.unique(y)))
+    with torch.random.fork_rng():
+        torch.manual_seed(random_state)
+        net.fit(X.astype(np.float32), y.astype(np.int64))
+    return net
+
+
 @dataclass
 class Contender:
     """A model to compare, with the attack that adapts to it.
@@ -60,15 +70,21 @@ class Contender:
     def smoothed(self) -> bool:
         return isinstance(self.model, SmoothedClassifier)
 
+    @property
+    def wrapped(self) -> bool:
+        """Whether the model is one of the package's estimators, which take any float rows."""
+        return isinstance(self.model, GradientMaskedClassifier | SmoothedClassifier)
+
     def fit(self, X: np.ndarray, y: np.ndarray, *, random_state: int) -> Contender:
-        if isinstance(self.model, GradientMaskedClassifier | SmoothedClassifier):
+        if self.wrapped:
             self.model.fit(X, y)
         else:
-            fit_net(self.model, X, y, n_classes=len(np.unique(y)), seed=random_state)
+            fit_undefended(self.model, X, y, random_state=random_state)
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.model.predict(model_input(self.model, X))
+        # A bare skorch net takes its module's dtype, float32.
+        return self.model.predict(X if self.wrapped else X.astype(np.float32))
 
     @property
     def gradient_model(self):
@@ -80,8 +96,13 @@ class Contender:
         return self.model.estimator_ if self.smoothed else self.model
 
 
-def make_contenders(sigmas: Sequence[float], *, random_state: int) -> list[Contender]:
-    """The undefended net, each gradient mask, and one smoothed model per sigma."""
+def make_contenders(
+    sigmas: Sequence[float], *, random_state: int, verbose: int = 0
+) -> list[Contender]:
+    """The undefended net, each gradient mask, and one smoothed model per sigma.
+
+    ``verbose`` gives the smoothed models their own progress bars.
+    """
     contenders = [
         Contender("undefended", demo_net(), "PGD (margin)", PGD),
     ]
@@ -96,6 +117,7 @@ def make_contenders(sigmas: Sequence[float], *, random_state: int) -> list[Conte
             sigma=sigma,
             n_samples=SMOOTHED_PREDICT_SAMPLES,
             random_state=random_state,
+            verbose=verbose,
         )
         contenders.append(
             Contender(f"smoothed sigma={float(sigma)}", model, "SmoothAdv", SmoothAdv)
