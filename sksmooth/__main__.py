@@ -7,10 +7,16 @@ import math
 import sys
 from pathlib import Path
 
+from ._demo.per_column import FRAUDSTER_COLUMNS, PER_COLUMN_RADII, PER_COLUMN_SIGMA
+
 DEMO_HELP = (
     "train an undefended MLP, each gradient-masking defence and smoothed models on built-in "
-    "fraud data; attack them all, certify the smoothed ones, and one more smoothed with noise "
-    "only on the columns a fraudster controls; print the table and save it (CSV) with a "
+    "fraud data; attack them all, certify the smoothed ones; then one more smoothed model "
+    f"with noise (sigma {PER_COLUMN_SIGMA:g} standard deviations, whatever --sigma says) only "
+    f"on the columns a fraudster controls ({', '.join(FRAUDSTER_COLUMNS)}), its certified "
+    "fraud recall at unitless radii R = "
+    f"{', '.join(f'{r:g}' for r in PER_COLUMN_RADII)} of ||delta / sigma||_2 and its "
+    "certificates in each column's own units; print the table and save it (CSV) with a "
     "figure (PNG, SVG)"
 )
 
@@ -90,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
         type=_finite(positive=False),
         nargs="+",
         default=[0.25, 0.5, 1.0],
-        help="L2 radii of the certified accuracy columns",
+        help="L2 radii of the certified accuracy columns (models with one sigma)",
     )
     demo.add_argument("--seed", type=int, default=0, help="random seed")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")

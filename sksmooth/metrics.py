@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from dataclasses import replace
 
 import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
@@ -23,7 +24,7 @@ from .attacks import Attack
 from .attacks._targets import model_input
 from .certification import CertificationResult
 from .smoothing import certify
-from .utils._validation import final_step
+from .utils._validation import check_alpha, check_sample_counts, final_step
 
 __all__ = [
     "abstain_rate",
@@ -455,6 +456,10 @@ class _CertifiedScorer:
 
     def __call__(self, estimator, X, y) -> float:
         result = certify(estimator, X, y, **self.certify_params)
+        if result.per_column:
+            # Unitless radii of different sigmas measure different regions: score
+            # the plain ball each region contains, on one scale for every candidate.
+            result = replace(result, radius=result.ball_radius)
         if self.metric == "recall":
             # A split without the positive class scores 0 (with a warning), as recall_score.
             classes = final_step(estimator).classes_
@@ -473,8 +478,14 @@ def make_certified_scorer(
     Parameters
     ----------
     radius : float, default=0.0
-        Radius of the certified metric, in the units of the certificates'
-        radius (``CertificationResult.radius``); ignored by ``"acr"``.
+        Radius of the certified metric, a distance in the units of the
+        smoothed classifier's input; ignored by ``"acr"``. For a per-column
+        sigma a row counts when its region contains every change of the
+        noised columns of norm at most ``radius``
+        (:attr:`CertificationResult.ball_radius`), so that a search compares
+        candidates of any sigma, scalar or per column, on one scale. A search
+        over ``noise`` should fix ``norm`` (``"linf"`` is certified by every
+        noise): each noise's own norm measures a different ball.
     metric : {"accuracy", "recall", "balanced_accuracy", "acr"}, default="accuracy"
         Certified accuracy, certified recall of ``pos_label``, balanced
         certified accuracy, or average certified radius.
@@ -517,18 +528,9 @@ def make_certified_scorer(
     norm = certify_params.get("norm")
     if norm is not None and norm not in _NORMS:
         raise ValueError(f"norm must be None or one of {list(_NORMS)}, got {norm!r}.")
-    for name in ("n0", "n"):
-        if name in certify_params:
-            check_scalar(certify_params[name], name, numbers.Integral, min_val=1)
+    check_sample_counts(**{k: v for k, v in certify_params.items() if k in ("n0", "n")})
     if "alpha" in certify_params:
-        check_scalar(
-            certify_params["alpha"],
-            "alpha",
-            numbers.Real,
-            min_val=0,
-            max_val=1,
-            include_boundaries="neither",
-        )
+        check_alpha(certify_params["alpha"])
     if certify_params.get("n_jobs") is not None:
         check_scalar(certify_params["n_jobs"], "n_jobs", numbers.Integral)
         if certify_params["n_jobs"] == 0:

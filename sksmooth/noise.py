@@ -18,13 +18,12 @@ counting, the training paths and the certification functions take.
 The formulas (``d`` = number of noised columns, ``p`` = a lower bound of the
 top class's probability, ``Phi`` the standard normal CDF):
 
-=========  ===============================  ==========================================
-noise      natural norm: ``R(p)``           L-infinity
-=========  ===============================  ==========================================
-gaussian   L2: ``Phi^-1(p)``                ``Phi^-1(p) / sqrt(d)`` (from L2)
-laplace    L1: ``-ln(2 (1 - p)) / sqrt(2)`` ``R_1(p) / d`` (from L1)
-uniform    L1: ``2 sqrt(3) (p - 1/2)``      ``2 sqrt(3) (1 - (3/2 - p)^(1/d))``
-=========  ===============================  ==========================================
+- Gaussian: L2 radius ``Phi^-1(p)``; L-infinity ``Phi^-1(p) / sqrt(d)``
+  (from L2).
+- Laplace: L1 radius ``-ln(2 (1 - p)) / sqrt(2)``; L-infinity that over
+  ``d`` (from L1).
+- Uniform: L1 radius ``2 sqrt(3) (p - 1/2)``; L-infinity
+  ``2 sqrt(3) (1 - (3/2 - p)^(1/d))``.
 
 Gaussian: Cohen, Rosenfeld & Kolter (ICML 2019). Laplace with scale
 ``b = sigma / sqrt(2)``: Teng et al. (2020), ``-b ln(2 (1 - p))``. Uniform on
@@ -43,6 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 from scipy import special
 
@@ -337,8 +337,9 @@ def make_noise_model(noise, sigma, *, n_features: int, feature_names=None) -> No
     sigma : float, array-like of shape (n_features,) or mapping
         A positive float: the same standard deviation on every column. An
         array: one per column, each at least 0 (0: the column is not noised),
-        not all 0. A mapping ``{column name: sigma}``, when the data has
-        column names: listed columns get their sigma, the others 0.
+        not all 0. A mapping ``{column name: sigma}`` (or a pandas Series
+        indexed by column name), when the data has column names: listed
+        columns get their sigma, the others 0.
     n_features : int
         Columns of the data.
     feature_names : array-like of str, default=None
@@ -353,6 +354,9 @@ def make_noise_model(noise, sigma, *, n_features: int, feature_names=None) -> No
         raise TypeError(
             f"sigma must be a number, an array-like of numbers or a mapping; got {sigma!r}."
         )
+    if isinstance(sigma, pd.Series):
+        # A Series names its entries: read it by name, never by position.
+        sigma = dict(zip(sigma.index.astype(str), sigma.to_numpy(), strict=True))
     if isinstance(sigma, Mapping):
         scales = _scales_from_mapping(sigma, feature_names)
     elif isinstance(sigma, numbers.Real) or (np.ndim(sigma) == 0 and _is_number(sigma)):
@@ -398,7 +402,9 @@ def _scales_from_mapping(sigma: Mapping, feature_names) -> np.ndarray:
     if feature_names is None:
         raise ValueError(
             "sigma is a mapping of column names, but this estimator was fitted on data "
-            "without column names; give one sigma per column as an array."
+            "without string column names (a numpy array, integer column names, or the "
+            "output of an earlier pipeline step). Give one sigma per column as an array, "
+            "or have the earlier step output a DataFrame: step.set_output(transform='pandas')."
         )
     names = [str(name) for name in feature_names]
     unknown = [key for key in sigma if key not in names]

@@ -556,6 +556,8 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             label_indices(self.classes_, y, what="y label")  # unseen labels are a mistake
 
         if radius is not None:
+            if isinstance(radius, bool):
+                raise TypeError(f"radius must be a number, got {radius!r}.")
             check_scalar(radius, "radius", numbers.Real, min_val=0)
             if not np.isfinite(radius):
                 raise ValueError(f"radius must be finite, got {radius!r}.")
@@ -683,9 +685,14 @@ def certify(estimator, X, y=None, **certify_params) -> CertificationResult:
     """
     final = final_step(estimator)
     if not isinstance(final, SmoothedClassifier):
+        hint = (
+            " For a fitted model search, pass its best_estimator_."
+            if hasattr(estimator, "best_estimator_")
+            else ""
+        )
         raise TypeError(
             f"{type(estimator).__name__} cannot certify: pass a fitted SmoothedClassifier "
-            "or a pipeline whose last step is one."
+            f"or a pipeline whose last step is one.{hint}"
         )
     final, X_final, preprocessing = split_pipeline(estimator, X)
     result = final.certify(X_final, y, **certify_params)

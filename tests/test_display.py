@@ -200,6 +200,17 @@ def test_curves_of_another_kind_of_radius_are_refused():
         RobustAccuracyDisplay.from_accuracies([0, 0.5], [0.9, 0.5], norm="l2", ax=l2.ax_)
 
 
+def test_unitless_radii_of_another_sigma_are_refused():
+    first = CertifiedAccuracyDisplay.from_result(random_result(20, sigma=np.array([0.5, 0.5])))
+    # The same sigma again: the same region, so the same scale.
+    same = random_result(21, sigma=np.array([0.5, 0.5]))
+    CertifiedAccuracyDisplay.from_result(same, ax=first.ax_)
+    other = random_result(22, sigma=np.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match=r"sigma = \[0.5, 0.5\].*sigma is \[1.0, 0.0\]"):
+        CertifiedAccuracyDisplay.from_result(other, ax=first.ax_)
+    assert len(first.ax_.lines) == 2
+
+
 def test_legend_of_per_column_sigma():
     sigma = np.array([0.5, 0.0, 0.25])
     named = random_result(16, sigma=sigma, feature_names=np.array(["amount", "age", "hour"]))

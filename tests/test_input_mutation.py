@@ -14,16 +14,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sklearn.compose import make_column_transformer
 from sklearn.datasets import make_classification
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from skorch.callbacks import EpochTimer
 
 from sksmooth import GradientMaskedClassifier, SmoothedClassifier, certify, make_fraud
 from sksmooth.attacks import FGSM, PGD, RandomSearch
+from sksmooth.datasets import make_fraud_preprocessor
 from sksmooth.diagnostics import check_gradient_masking
 from sksmooth.metrics import (
     abstain_rate,
@@ -345,16 +344,16 @@ def test_check_gradient_masking_changes_no_input(data, targets, name):
 
 def test_pipeline_on_a_fraud_frame_changes_no_input():
     X, y = make_fraud(300, fraud_rate=0.2, random_state=0)
-    numeric = X.columns[:5].tolist()
+    sigma = {"amount": 0.5, "hours_since_last_txn": 0.25}
     pipe = make_pipeline(
-        make_column_transformer(
-            (StandardScaler(), numeric),
-            (OneHotEncoder(handle_unknown="ignore"), ["merchant_category", "channel"]),
-        ),
-        SmoothedClassifier(LogisticRegression(), **FAST),
+        make_fraud_preprocessor().set_output(transform="pandas"),
+        SmoothedClassifier(LogisticRegression(), **{**FAST, "sigma": sigma}),
     )
     call_and_check(lambda: pipe.fit(X, y), X, y)
+    assert sigma == {"amount": 0.5, "hours_since_last_txn": 0.25}  # the parameter too
     call_and_check(lambda: pipe.predict_proba(X), X)
     call_and_check(lambda: certify(pipe, X, y, n=30), X, y)
+    with pytest.warns(UserWarning, match="not affine"):
+        call_and_check(lambda: certify(pipe, X, y, n=30).per_feature_change(), X, y)
     attack = RandomSearch(0.1, n_queries=3, random_state=0)
     call_and_check(lambda: attack.generate(pipe, X, y), X, y)

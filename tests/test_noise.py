@@ -181,7 +181,7 @@ def test_bad_sigma_is_named(sigma, message):
 
 
 def test_bad_sigma_types_and_names():
-    with pytest.raises(ValueError, match="without column names"):
+    with pytest.raises(ValueError, match="without string column names"):
         make_noise_model("gaussian", {"a": 1.0}, n_features=1)
     with pytest.raises(TypeError, match=r"sigma\['a'\] must be a number"):
         make_noise_model("gaussian", {"a": "big"}, n_features=1, feature_names=["a"])

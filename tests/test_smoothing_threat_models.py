@@ -262,3 +262,35 @@ def test_a_noise_object_reads_as_its_name(data):
     b = by_name.fit(X, y).certify(X[:10])
     np.testing.assert_array_equal(a.radius, b.radius)
     assert a.noise == "laplace" and a.norm == "l1"
+
+
+def test_a_series_sigma_is_read_by_name(data):
+    X, y = data
+    frame = pd.DataFrame(X[:, :3], columns=["amount", "age", "km"])
+    sigma = pd.Series({"km": 0.25, "age": 0.0, "amount": 0.5})
+    clf = SmoothedClassifier(LogisticRegression(), sigma=sigma, **FAST).fit(frame, y)
+    np.testing.assert_array_equal(clf.certify(frame.iloc[:3]).sigma, [0.5, 0.0, 0.25])
+
+
+def test_a_mapping_sigma_after_an_unnamed_step_says_how_to_name_the_columns(data):
+    pipe = make_pipeline(StandardScaler(), SmoothedClassifier(LogisticRegression(), sigma={"a": 1}))
+    with pytest.raises(ValueError, match=re.escape("set_output(transform='pandas')")):
+        pipe.fit(*data)
+
+
+def test_radius_must_be_a_number(data):
+    clf = SmoothedClassifier(LogisticRegression(), **FAST).fit(*data)
+    with pytest.raises(TypeError, match="radius must be a number"):
+        clf.certify(data[0][:3], radius=True)
+
+
+def test_scorer_compares_scalar_and_per_column_sigma_on_one_scale(data):
+    # The same noise spelt as a scalar or as an array scores the same: per-column
+    # results are scored on the plain ball their region contains.
+    X, y = data
+    scorer = make_certified_scorer(0.25, n=300)
+    scalar = SmoothedClassifier(LogisticRegression(), sigma=0.25, **FAST).fit(X, y)
+    array = SmoothedClassifier(LogisticRegression(), sigma=[0.25] * 4, **FAST).fit(X, y)
+    assert scorer(scalar, X[:50], y[:50]) == scorer(array, X[:50], y[:50])
+    result = array.certify(X[:5])
+    np.testing.assert_allclose(result.ball_radius, 0.25 * result.radius)

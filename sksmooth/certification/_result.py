@@ -106,8 +106,8 @@ class CertificationResult:
     def __post_init__(self) -> None:
         if self.norm not in NORM_SYMBOLS:
             raise ValueError(f"norm must be one of {list(NORM_SYMBOLS)}, got {self.norm!r}.")
-        if not np.isscalar(self.sigma):
-            object.__setattr__(self, "sigma", np.asarray(self.sigma, dtype=float))
+        sigma = np.asarray(self.sigma, dtype=float)
+        object.__setattr__(self, "sigma", float(sigma) if sigma.ndim == 0 else sigma)
         if self.y_true is None:
             return
         y_true = np.asarray(self.y_true)
@@ -132,7 +132,7 @@ class CertificationResult:
     @property
     def per_column(self) -> bool:
         """Whether sigma is given per column (radii are then unitless)."""
-        return not np.isscalar(self.sigma)
+        return isinstance(self.sigma, np.ndarray)
 
     @property
     def scales(self) -> np.ndarray | None:
@@ -142,6 +142,21 @@ class CertificationResult:
         if self.feature_names is None:
             return None
         return np.full(len(self.feature_names), float(self.sigma))
+
+    @property
+    def ball_radius(self) -> np.ndarray:
+        """Radius of the largest plain ball each certificate's region contains.
+
+        In the units of the smoothed classifier's input, in :attr:`norm`,
+        over the noised columns: every change ``delta`` of those columns with
+        ``||delta||_p <= ball_radius`` is covered. For a scalar sigma this is
+        :attr:`radius`; for per-column sigma it is ``radius * min(sigma)``
+        over the noised columns, so results of different sigmas compare on
+        one scale (model selection does).
+        """
+        if not self.per_column:
+            return np.asarray(self.radius, dtype=float)
+        return np.asarray(self.radius, dtype=float) * float(np.min(self.sigma[self.sigma > 0]))
 
     @property
     def radius_label(self) -> str:
@@ -169,7 +184,10 @@ class CertificationResult:
             which = f"the {int(noised.sum())} noised columns"
         else:
             which = "the noised columns " + ", ".join(str(n) for n in self.feature_names[noised])
-        held = "" if noised.all() else f"; the other {int((~noised).sum())} columns held fixed"
+        n_held = int((~noised).sum())
+        held = "" if not n_held else (
+            f"; the other {n_held} column{'s' if n_held > 1 else ''} held fixed"
+        )
         return f"||delta / sigma||_{p} <= radius over {which}{held}"
 
     def __repr__(self) -> str:
@@ -193,7 +211,8 @@ class CertificationResult:
             figures.append(("certified accuracy at radius 0", self.certified_accuracy(0.0)))
         figures.append(("abstain rate", float(np.mean(self.abstained))))
         if self.correct is not None:
-            figures.append(("average certified radius", self._acr()))
+            unit = " (unitless R)" if self.per_column else ""
+            figures.append((f"average certified radius{unit}", self._acr()))
         return [(name, f"{value:.3f}") for name, value in figures]
 
     def _acr(self) -> float:
@@ -248,7 +267,8 @@ class CertificationResult:
             ``certified_accuracy@r`` for each radius ``r`` (written with
             ``format(r, "g")``). Without labels, ``mean_radius`` (0 where
             abstained) and ``certified@r``, the share of rows certified at
-            ``r`` whatever their label.
+            ``r`` whatever their label. Its ``attrs`` hold ``norm``, ``sigma``
+            and ``region``, as :meth:`to_frame`'s.
 
         Examples
         --------
@@ -282,7 +302,9 @@ class CertificationResult:
         records = [self._subset(np.ones(len(self), dtype=bool))._figures(radii)]
         records += [self._subset(groups == c)._figures(radii) for c in classes]
         index = pd.Index(["all", *classes.tolist()], name=index_name, dtype=object)
-        return pd.DataFrame(records, index=index)
+        frame = pd.DataFrame(records, index=index)
+        frame.attrs.update(norm=self.norm, sigma=self.sigma, region=self.region())
+        return frame
 
     def _summary_radii(self, radii) -> np.ndarray:
         if radii is None:

@@ -123,7 +123,7 @@ class CertifiedAccuracyDisplay:
         curves = check_accuracies(self.certified_accuracy, radii.size, "certified_accuracy")
         names = curve_names(self.name if name is None else name, len(curves))
         ax = new_or_given_axes(ax)
-        claim_x_axis(ax, str(self.radius_label))
+        claim_x_axis(ax, str(self.radius_label), getattr(self, "_sigma_scales", None))
         # The curve is left-continuous: a row certified at r still counts at r.
         lines = draw(ax, radii, curves, names, {"drawstyle": "steps-pre", **kwargs})
         ax.set(xlabel=self.radius_label, ylabel="certified accuracy", ylim=ACCURACY_LIMITS)
@@ -300,4 +300,6 @@ class CertifiedAccuracyDisplay:
         display = cls(
             radii=radii, certified_accuracy=curves, name=names, radius_label=result.radius_label
         )
+        if result.per_column:
+            display._sigma_scales = tuple(float(s) for s in result.sigma)
         return display.plot(ax=ax, **(curve_kwargs or {}))

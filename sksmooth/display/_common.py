@@ -88,19 +88,30 @@ def draw(ax, x, curves, names, style: dict) -> list:
     return lines
 
 
-def claim_x_axis(ax, quantity: str) -> None:
+def claim_x_axis(ax, quantity: str, scales: tuple | None = None) -> None:
     """Record that ``ax`` plots against ``quantity``, or refuse a different one.
 
     Curves against radii of different norms, or against a distance and a
     unitless per-column radius, share no scale: one axes holds one kind.
+    Unitless radii of different per-column ``scales`` measure different
+    regions, so they are refused too.
     """
     previous = getattr(ax, X_AXIS_ATTRIBUTE, None)
-    if previous is not None and previous != quantity:
-        raise ValueError(
-            f"These axes already plot against '{previous}'; this curve is against "
-            f"'{quantity}'. The two are not on one scale: draw it on other axes."
-        )
-    setattr(ax, X_AXIS_ATTRIBUTE, quantity)
+    if previous is not None:
+        previous_quantity, previous_scales = previous
+        if previous_quantity != quantity:
+            raise ValueError(
+                f"These axes already plot against '{previous_quantity}'; this curve is "
+                f"against '{quantity}'. The two are not on one scale: draw it on other axes."
+            )
+        if None not in (scales, previous_scales) and scales != previous_scales:
+            raise ValueError(
+                f"These axes already plot unitless radii R of ||delta / sigma|| for sigma = "
+                f"{list(previous_scales)}; this curve's sigma is {list(scales)}, another "
+                "region: draw it on other axes."
+            )
+        scales = previous_scales if scales is None else scales
+    setattr(ax, X_AXIS_ATTRIBUTE, (quantity, scales))
 
 
 def sigma_name(result) -> str:

@@ -231,7 +231,7 @@ def test_per_column_result_says_which_region_it_certifies():
     text = repr(result)
     assert "sigma=[0.5, 0, 2]" in text and "norm='l1'" in text
     assert "||delta / sigma||_1 <= radius over the noised columns amount, hour" in text
-    assert "the other 1 columns held fixed" in text
+    assert "the other 1 column held fixed" in text
     assert result.radius_label == "L1 radius R of ||delta / sigma|| (unitless)"
     assert result.to_frame().attrs["region"] == result.region()
     assert result.region() in html.unescape(result._repr_html_())
