@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import platform
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -100,9 +101,8 @@ def main() -> None:
         model.fit(X_train, y_train)
         for norm in (None, "linf") if noise == "uniform" else (None,):
             result = certify(model, X_test, y_test, norm=norm)
-            # Radii in scaled units: R * sigma for per-column sigma (all noised sigmas equal).
-            scaled = result.radius * (SIGMA if result.per_column else 1.0)
-            scaled_result = type(result)(**{**result.__dict__, "radius": scaled})
+            # Radii in scaled units over the noised columns (R * sigma for per-column sigma).
+            scaled_result = replace(result, radius=result.ball_radius)
             record = {"threat model": name, "norm": result.norm}
             for r in RADII:
                 record[f"fraud recall@{r:g}"] = certified_recall(
