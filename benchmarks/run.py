@@ -299,7 +299,7 @@ def sequential_comparison(demo, rows: int, radius: float) -> pd.DataFrame:
             {
                 "mode": mode,
                 f"certified accuracy at {radius}": result.certified_accuracy(radius),
-                "mean samples/row": result.n_samples.mean(),
+                "mean samples/row": result.total_samples.mean(),
                 "median samples/row": np.median(result.n_samples),
                 "max samples/row": result.n_samples.max(),
                 "ms/row": 1e3 * elapsed / rows,

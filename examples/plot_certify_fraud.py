@@ -87,7 +87,7 @@ display.figure_.tight_layout()
 decided = certify(model, X_cert, y_cert, radius=0.25, n=100_000)
 print(
     f"decision mode at radius 0.25: certified accuracy {decided.certified_accuracy(0.25):.3f}, "
-    f"{decided.n_samples.mean():.0f} samples per row on average "
+    f"{decided.total_samples.mean():.0f} samples per row on average, selection included "
     f"({np.mean(decided.n_samples == 100):.0%} of the rows stopped "
     "after the first 100)"
 )

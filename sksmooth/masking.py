@@ -376,14 +376,18 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         """
         generators = [
             torch.Generator(device=rows.device).manual_seed(seed)
-            for seed in row_seeds(np.ascontiguousarray(X), self._seed, "defence")
+            for seed in row_seeds(np.ascontiguousarray(X), self._seed, "defence", n_bytes=8)
         ]
         if self.noise_std > 0:
             noise = torch.empty_like(rows)
             for row_noise, generator in zip(noise, generators, strict=True):
                 GaussianNoise().draw_(row_noise, generator)
             rows = rows + self.noise_std * noise
-        return self._pruned_logits(rows, generators)
+        # One row per forward pass: float32 matrix products round differently
+        # for different batch shapes, and the answer must not depend on batching.
+        return torch.cat(
+            [self._pruned_logits(rows[i : i + 1], generators[i : i + 1]) for i in range(len(rows))]
+        )
 
     def _inference_logits(self, X) -> torch.Tensor:
         X = np.ascontiguousarray(validate_data(self, X, reset=False, dtype=np.float64))

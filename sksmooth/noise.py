@@ -112,6 +112,10 @@ class Noise:
         """Noise of standard deviation 1, float64, from a numpy generator."""
         raise NotImplementedError
 
+    def fill_numpy_(self, out: np.ndarray, rng: np.random.Generator) -> None:
+        """Fill the float64 array ``out`` with noise of standard deviation 1."""
+        out[...] = self.draw_numpy(rng, out.shape)
+
     def radius(self, p: np.ndarray, norm: str, n_noised: int) -> np.ndarray:
         """Certified radius, in units of sigma, for probabilities ``p > 1/2``."""
         raise NotImplementedError
@@ -143,6 +147,9 @@ class GaussianNoise(Noise):
 
     def draw_numpy(self, rng, shape):
         return rng.standard_normal(shape)
+
+    def fill_numpy_(self, out, rng):
+        rng.standard_normal(out=out)
 
     def radius(self, p, norm, n_noised):
         l2 = special.ndtri(p)
@@ -303,6 +310,12 @@ class NoiseModel:
         if self.scalar:
             return unit.mul_(self.sigma)
         return unit.mul_(torch.as_tensor(self.scales, dtype=unit.dtype, device=unit.device))
+
+    def noisy_rows_(self, out: np.ndarray, row: np.ndarray, rng: np.random.Generator) -> None:
+        """Fill ``out`` (float64, C-contiguous) with ``row`` plus fresh noise, in float64."""
+        self.noise.fill_numpy_(out, rng)
+        out *= self.sigma if self.scalar else self.scales
+        out += row
 
     def noisy_copy(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``X`` plus one draw of noise (float64, numpy), for noisy training copies."""

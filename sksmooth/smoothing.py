@@ -12,7 +12,7 @@ import torch
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils import check_random_state, check_scalar
+from sklearn.utils import check_scalar
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_consistent_length,
@@ -34,7 +34,7 @@ from ._adapters import (
     unwrap_frozen,
 )
 from ._labels import label_indices
-from ._monte_carlo import count_votes, row_seeds
+from ._monte_carlo import count_votes, fit_seeds, row_seeds, torch_seed
 from ._progress import progress
 from ._training import check_representable, fit_estimator_under_noise, fit_net_under_noise
 from .certification import (
@@ -246,8 +246,8 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         frozen = isinstance(self.estimator, FrozenEstimator)
         if sample_weight is not None and not frozen:
             sample_weight = _checked_sample_weight(sample_weight, X, inner)
-        seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max, size=3)
-        init_seed, noise_seed, self._seed = (int(s) for s in seeds)
+        init_seed, noise_seed, self._seed = fit_seeds(self.random_state, 3)
+        init_seed, noise_seed = torch_seed(init_seed), torch_seed(noise_seed)
 
         if frozen:
             self._set_frozen_classes(inner, X, y)
@@ -593,6 +593,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             p_lower=out.p_lower,
             abstained=out.abstained,
             n_samples=out.n_samples,
+            n_selection=np.full(len(X), self.n0),
             sigma=noise_model.sigma,
             alpha=float(self.alpha),
             y_true=y,
@@ -707,9 +708,9 @@ def _seed_random_states(estimator, seed: int) -> None:
     So a fixed ``random_state`` makes a random forest or an MLP base as
     reproducible as the noise; seeds the user set are kept.
     """
-    rng = np.random.RandomState(seed)
+    rng = np.random.default_rng(seed)
     params = {
-        name: int(rng.randint(np.iinfo(np.int32).max))
+        name: int(rng.integers(np.iinfo(np.int32).max))
         for name, value in sorted(estimator.get_params(deep=True).items())
         if (name == "random_state" or name.endswith("__random_state"))
         and (value is None or isinstance(value, np.random.RandomState))

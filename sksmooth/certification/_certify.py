@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._bounds import clopper_pearson_lower, top_two_binomial_pvalue
-from ._sequential import adaptive_rule, decision_rule, sequential_lower_bounds
+from ._sequential import adaptive_rule, decision_rule, look_level, sequential_lower_bounds
 
 __all__ = ["Certificates", "certify_votes", "predict_votes", "sequential_certify_votes"]
 
@@ -115,10 +115,11 @@ def sequential_certify_votes(
     """CERTIFY with estimation samples drawn in doubling rounds until each row is decided.
 
     Decision mode (``radius`` given): a row stops once it is certified at
-    ``radius`` or cannot be. Adaptive mode (``radius=None``): a row stops once
-    more samples could add less than 5% of sigma to its radius. Either way
-    the bounds are union-bounded over the looks, so the guarantee of
-    :func:`certify_votes` holds.
+    ``radius`` or cannot be. Adaptive mode (``radius=None``): a row that does
+    not certify yet goes on while it still could by ``n_cap``, and a
+    certified row stops once more samples would add less than 5% of sigma to
+    its radius. Either way the bounds are union-bounded over the looks, so
+    the guarantee of :func:`certify_votes` holds.
 
     Parameters
     ----------
@@ -153,7 +154,11 @@ def sequential_certify_votes(
         return votes[np.arange(len(rows)), candidate[rows]]
 
     if radius is None:
-        rule = adaptive_rule(lambda p: noise_model.radius(p, norm, in_sigmas=True))
+        rule = adaptive_rule(
+            lambda p: noise_model.radius(p, norm, in_sigmas=True),
+            n_cap=n_cap,
+            level=look_level(alpha, n_cap),
+        )
     else:
         rule = decision_rule(noise_model.required_probability(radius, norm))
     p_lower, n_used = sequential_lower_bounds(

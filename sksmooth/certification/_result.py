@@ -47,6 +47,7 @@ class CertificationResult:
         True where ``p_lower <= 1/2``: no certificate could be given.
     n_samples : ndarray of int of shape (n_rows,)
         Number of noisy samples used for the estimate of each row.
+        :attr:`total_samples` adds the selection samples.
     sigma : float or ndarray of shape (n_features,)
         Standard deviation of the noise the certificates hold for: one for
         every column, or one per column (0 where a column is not noised).
@@ -63,6 +64,8 @@ class CertificationResult:
         The norm of the certified region.
     noise : str, default="gaussian"
         Name of the noise the certificates come from.
+    n_selection : ndarray of int of shape (n_rows,), default=None
+        Noisy samples each row spent selecting its candidate (``n0``).
     feature_names : ndarray of str of shape (n_features,), default=None
         Columns of the smoothed classifier's input.
     feature_map : FeatureMap, default=None
@@ -81,9 +84,11 @@ class CertificationResult:
     ...     correct=np.array([True, False]))
     >>> result.certified_accuracy(0.25)
     0.5
-    >>> result
+    >>> result  # doctest: +NORMALIZE_WHITESPACE
     CertificationResult(n_rows=2, noise='gaussian', sigma=0.25, alpha=0.001, norm='l2')
       region: ||delta||_2 <= radius, in the units of the smoothed classifier's input
+      guarantee: each row wrong with probability <= 0.001; expected wrong <= 0.002 of
+      2 rows; all at once with probability >= 0.998
       certified accuracy at radius 0: 0.500
       abstain rate: 0.500
       average certified radius: 0.200
@@ -100,6 +105,7 @@ class CertificationResult:
     y_true: np.ndarray | None = None
     norm: str = "l2"
     noise: str = "gaussian"
+    n_selection: np.ndarray | None = None
     feature_names: np.ndarray | None = None
     feature_map: FeatureMap | None = None
 
@@ -142,6 +148,12 @@ class CertificationResult:
         if self.feature_names is None:
             return None
         return np.full(len(self.feature_names), float(self.sigma))
+
+    @property
+    def total_samples(self) -> np.ndarray:
+        """Every noisy sample each row drew: selection plus estimation."""
+        selection = 0 if self.n_selection is None else np.asarray(self.n_selection)
+        return np.asarray(self.n_samples) + selection
 
     @property
     def ball_radius(self) -> np.ndarray:
@@ -190,10 +202,29 @@ class CertificationResult:
         )
         return f"||delta / sigma||_{p} <= radius over {which}{held}"
 
+    def guarantee(self) -> str:
+        """What the certificates promise, per row and for all rows together.
+
+        Returns
+        -------
+        guarantee : str
+            Each certificate is wrong with probability at most ``alpha``, so
+            the expected number of wrong ones is at most ``alpha`` times the
+            rows; all hold at once with probability at least
+            ``1 - alpha * rows`` (certify with ``alpha / rows`` for a
+            statement about all rows).
+        """
+        n = len(self)
+        return (
+            f"each row wrong with probability <= {self.alpha:g}; expected wrong "
+            f"<= {self.alpha * n:.3g} of {n} rows; all at once with probability "
+            f">= {max(0.0, 1 - self.alpha * n):.3g}"
+        )
+
     def __repr__(self) -> str:
         head = f"{type(self).__name__}(n_rows={len(self)}, noise={self.noise!r}, "
         head += f"{self._sigma_text()}, alpha={self.alpha:g}, norm={self.norm!r})"
-        lines = [head, f"region: {self.region()}"]
+        lines = [head, f"region: {self.region()}", f"guarantee: {self.guarantee()}"]
         lines += [f"{name}: {value}" for name, value in self._headline()]
         return "\n  ".join(lines)
 
@@ -303,7 +334,9 @@ class CertificationResult:
         records += [self._subset(groups == c)._figures(radii) for c in classes]
         index = pd.Index(["all", *classes.tolist()], name=index_name, dtype=object)
         frame = pd.DataFrame(records, index=index)
-        frame.attrs.update(norm=self.norm, sigma=self.sigma, region=self.region())
+        frame.attrs.update(
+            norm=self.norm, sigma=self.sigma, region=self.region(), guarantee=self.guarantee()
+        )
         return frame
 
     def _summary_radii(self, radii) -> np.ndarray:
@@ -334,6 +367,7 @@ class CertificationResult:
             p_lower=take(self.p_lower),
             abstained=take(self.abstained),
             n_samples=take(self.n_samples),
+            n_selection=take(self.n_selection),
             correct=take(self.correct),
             y_true=take(self.y_true),
         )

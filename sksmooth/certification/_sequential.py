@@ -23,13 +23,15 @@ __all__ = [
     "adaptive_rule",
     "decision_rule",
     "geometric_schedule",
+    "look_level",
     "sequential_lower_bounds",
+    "sequential_schedule",
 ]
 
 # Samples at the first look of sequential certification; then doubling.
 SEQUENTIAL_N_MIN = 100
-# Adaptive mode stops a row once more samples could add less than this
-# fraction of sigma to its radius.
+# Adaptive mode stops a certified row once more samples would add less than
+# this fraction of sigma to its radius.
 ADAPTIVE_RADIUS_TOLERANCE = 0.05
 
 
@@ -65,6 +67,16 @@ def geometric_schedule(n_min: int, n_max: int) -> list[int]:
     return sizes
 
 
+def sequential_schedule(n_cap: int) -> list[int]:
+    """The looks of sequential certification up to ``n_cap`` samples."""
+    return geometric_schedule(min(SEQUENTIAL_N_MIN, n_cap), n_cap)
+
+
+def look_level(alpha: float, n_cap: int) -> float:
+    """The level of each look's bounds: ``alpha`` shared over the looks (union bound)."""
+    return alpha / len(sequential_schedule(n_cap))
+
+
 # A stopping rule: (lower, upper, count_a, n_drawn) of the active rows -> which continue.
 StoppingRule = Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
 
@@ -81,18 +93,32 @@ def decision_rule(required_probability: float) -> StoppingRule:
     return unfinished
 
 
-def adaptive_rule(unit_radius: Callable[[np.ndarray], np.ndarray]) -> StoppingRule:
-    """Adaptive mode: stop once even the point estimate would add little radius.
+def adaptive_rule(
+    unit_radius: Callable[[np.ndarray], np.ndarray], *, n_cap: int, level: float
+) -> StoppingRule:
+    """Adaptive mode: spend samples where they can still change the answer.
 
-    ``unit_radius`` maps probabilities to radii in units of sigma (0 at or
-    below 1/2); a row stops when the gain falls below
-    ``ADAPTIVE_RADIUS_TOLERANCE``.
+    A row that does not certify yet goes on while it still could by the
+    cap: while the lower bound at ``n_cap`` samples would exceed 1/2 were the
+    truth at today's upper bound. Rows near 1/2 thus use more samples, not
+    fewer. A certified row goes on while its point estimate, held to the cap,
+    would add at least ``ADAPTIVE_RADIUS_TOLERANCE`` (in sigmas) to its
+    radius. ``unit_radius`` maps probabilities to radii in units of sigma (0
+    at or below 1/2); ``level`` is the per-look level of the bounds.
     """
 
+    def at_cap(p: np.ndarray) -> np.ndarray:
+        """The lower bound ``n_cap`` samples would give if their share were ``p``."""
+        return clopper_pearson_lower(np.floor(p * n_cap), n_cap, level)
+
     def unfinished(lower, upper, count_a, n_drawn):
-        p_hat = np.minimum(count_a / n_drawn, 1 - 0.5 / n_drawn)
-        gain = unit_radius(p_hat) - unit_radius(lower)
-        return (upper > 0.5) & (p_hat > 0.5) & (gain >= ADAPTIVE_RADIUS_TOLERANCE)
+        if n_drawn >= n_cap:
+            return np.zeros(len(lower), dtype=bool)
+        certified = lower > 0.5
+        could_certify = at_cap(upper) > 0.5
+        p_hat = count_a / n_drawn
+        gain = unit_radius(at_cap(p_hat)) - unit_radius(lower)
+        return np.where(certified, gain >= ADAPTIVE_RADIUS_TOLERANCE, could_certify)
 
     return unfinished
 
@@ -130,7 +156,7 @@ def sequential_lower_bounds(
     n_used : ndarray of int of shape (n_rows,)
         Estimation samples each row used.
     """
-    sizes = geometric_schedule(min(SEQUENTIAL_N_MIN, n_cap), n_cap)
+    sizes = sequential_schedule(n_cap)
     level = alpha / len(sizes)
     count_a = np.zeros(n_rows, dtype=np.int64)
     n_used = np.zeros(n_rows, dtype=np.int64)

@@ -66,14 +66,19 @@ def check_sample_counts(**counts) -> None:
 
 
 def check_alpha(alpha, name: str = "alpha") -> None:
-    """A failure probability strictly between 0 and 1.
+    """A failure probability in (0, 1/2].
+
+    A certificate wrong more often than not certifies nothing; and near 1
+    the bound rounds to exactly 1 in float64, whose radius would be infinite
+    (at ``alpha = 1 - 1e-12`` the exact radius is 8.49 sigma). Up to 1/2 the
+    bound stays a float64 number below 1 for any sample count.
 
     Examples
     --------
     >>> from sksmooth.utils._validation import check_alpha
-    >>> check_alpha(1.0)
+    >>> check_alpha(0.9)
     Traceback (most recent call last):
     ...
-    ValueError: alpha == 1.0, must be < 1.
+    ValueError: alpha == 0.9, must be <= 0.5.
     """
-    check_scalar(alpha, name, numbers.Real, min_val=0, max_val=1, include_boundaries="neither")
+    check_scalar(alpha, name, numbers.Real, min_val=0, max_val=0.5, include_boundaries="right")

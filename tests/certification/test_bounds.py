@@ -47,3 +47,14 @@ def test_top_two_pvalue_cohen_thresholds():
     # DESIGN: at alpha = 0.001, n = 10 always abstains; n = 100 needs >= 67 votes.
     assert top_two_binomial_pvalue(10, 0) > 0.001
     assert top_two_binomial_pvalue(67, 33) <= 0.001 < top_two_binomial_pvalue(66, 34)
+
+
+@pytest.mark.parametrize("n", [1, 100, 10**5, 10**9])
+def test_the_largest_alpha_keeps_the_bound_below_one(n):
+    # All votes agree: the bound is alpha ** (1 / n); at alpha = 1/2 (the
+    # largest accepted) it must stay a float below 1, so the radius is finite
+    # and equals sigma * Phi^-1(alpha ** (1 / n)) computed stably.
+    bound = clopper_pearson_lower(n, n, 0.5)
+    assert bound < 1
+    exact_complement = -np.expm1(np.log(0.5) / n)
+    assert 1 - bound == pytest.approx(exact_complement, rel=1e-6)

@@ -305,9 +305,13 @@ def sequential_check(model, norm, p_a, alpha, seed, radius=None, alpha_used=None
     return unsound_rows(out, model, norm, p_a), out
 
 
-def rule_of(model, norm, radius):
+def rule_of(model, norm, radius, alpha=None):
     if radius is None:
-        return adaptive_rule(lambda p: model.radius(p, norm, in_sigmas=True))
+        return adaptive_rule(
+            lambda p: model.radius(p, norm, in_sigmas=True),
+            n_cap=N_CAP,
+            level=alpha / len(SCHEDULE),
+        )
     return decision_rule(model.required_probability(radius, norm))
 
 
@@ -362,7 +366,7 @@ def test_decision_mode_is_sound_and_certifies_above_the_radius(noise, norm, sigm
 def test_adaptive_mode_is_sound(noise, norm, sigma, p_a):
     alpha = 0.05
     model = make_noise_model(noise, SIGMAS[sigma], n_features=4)
-    rule = rule_of(model, norm, None)
+    rule = rule_of(model, norm, None, alpha)
     expected = exact_sequential_exceedance(p_a, p_a, alpha, rule)
     assert 0.05 * alpha < expected <= alpha
     unsound, out = sequential_check(
@@ -386,3 +390,24 @@ def test_sequential_check_catches_a_missing_union_bound(radius):
         model, "l2", p_a, alpha, seed=10, radius=radius, alpha_used=alpha * len(SCHEDULE)
     )
     assert unsound > max_unsound(N_ROWS, alpha)
+
+
+@pytest.mark.parametrize("p_a", [0.52, 0.55, 0.6])
+def test_adaptive_mode_keeps_rows_near_one_half_going(p_a):
+    # Rows fixed n = 100,000 certifies almost surely must not be abandoned
+    # early (stopping on a point estimate at or below 1/2 after 100 samples
+    # abstained on 87% of the rows at pA = 0.52, and 34% at 0.55).
+    model = make_noise_model("gaussian", 1.0, n_features=2)
+    rng = np.random.default_rng(int(p_a * 100))
+    rows, n_cap = 2000, 100_000
+
+    def draw_votes(selected, look, n_new):
+        votes = rng.binomial(n_new, p_a, len(selected))
+        return np.stack([votes, n_new - votes], axis=1)
+
+    selection = np.tile([N0, 0], (rows, 1))
+    out = sequential_certify_votes(
+        selection, draw_votes, n_cap=n_cap, alpha=0.001, noise_model=model, norm="l2"
+    )
+    assert out.abstained.mean() < 0.01
+    assert out.n_samples.mean() < n_cap / 4  # still far fewer samples than fixed n

@@ -198,13 +198,17 @@ def test_repr_lists_the_headline_figures():
     assert lines[1] == (
         "  region: ||delta||_2 <= radius, in the units of the smoothed classifier's input"
     )
-    assert lines[2:] == [
+    assert lines[2] == (
+        "  guarantee: each row wrong with probability <= 0.001; expected wrong <= 0.006 of "
+        "6 rows; all at once with probability >= 0.994"
+    )
+    assert lines[3:] == [
         f"  certified accuracy at radius 0: {4 / 6:.3f}",
         f"  abstain rate: {1 / 6:.3f}",
         f"  average certified radius: {1.7 / 6:.3f}",
     ]
     without_labels = repr(make_result(LABEL, RADIUS, ABSTAINED)).splitlines()
-    assert without_labels[2:] == [f"  abstain rate: {1 / 6:.3f}"]
+    assert without_labels[3:] == [f"  abstain rate: {1 / 6:.3f}"]
     empty = make_result(np.array([], dtype=int), [], np.array([], dtype=bool))
     assert repr(empty).splitlines()[0] == (
         "CertificationResult(n_rows=0, noise='gaussian', sigma=0.5, alpha=0.001, norm='l2')"
