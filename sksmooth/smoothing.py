@@ -114,6 +114,15 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         float16 on GPU): faster, and the certificate is then exact for the
         reduced-precision model, so that is the model that must serve the
         predictions. Not available for other base estimators.
+    fresh_noise : bool, default=False
+        False: each row's noise is a function of the fitted seed and the row,
+        so results are reproducible bit for bit and do not depend on batching
+        (the scikit-learn way). True: every call to :meth:`predict`,
+        :meth:`predict_proba` or :meth:`certify` draws its noise from fresh
+        operating-system entropy, so answers differ from call to call and no
+        one, seed known or not, can precompute the noise of an input; for
+        deployment. Either way each call is one look with failure probability
+        ``alpha`` (see the user guide on the threat model).
     n_jobs : int or None, default=None
         Parallel jobs (joblib) over shards of rows in :meth:`predict`,
         :meth:`predict_proba` and :meth:`certify`. Results are the same for
@@ -186,6 +195,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         abstain_label=None,
         random_state=None,
         precision="float32",
+        fresh_noise=False,
         n_jobs=None,
         verbose=0,
     ):
@@ -201,6 +211,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.abstain_label = abstain_label
         self.random_state = random_state
         self.precision = precision
+        self.fresh_noise = fresh_noise
         self.n_jobs = n_jobs
         self.verbose = verbose
 
@@ -300,6 +311,12 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             if self.n_jobs == 0:
                 raise ValueError("n_jobs == 0 has no meaning; use None, -1 or a positive count.")
         check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
+        if not isinstance(self.fresh_noise, (bool, np.bool_)):
+            raise TypeError(f"fresh_noise must be True or False, got {self.fresh_noise!r}.")
+
+    def _call_seed(self) -> int:
+        """The seed of one call's noise: the fitted seed, or fresh entropy."""
+        return fit_seeds(None, 1)[0] if self.fresh_noise else self._seed
 
     def _noise_model(self) -> NoiseModel:
         """``noise`` and ``sigma`` checked against the fitted columns."""
@@ -375,10 +392,12 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             check_representable(X, precision)
         return np.ascontiguousarray(X)
 
-    def _count_votes(self, X: np.ndarray, stream: str, n_draws: int, n_jobs=None) -> np.ndarray:
+    def _count_votes(
+        self, X: np.ndarray, stream: str, n_draws: int, *, seed: int, n_jobs=None
+    ) -> np.ndarray:
         voter = make_voter(self.estimator_, self.classes_, self.precision)
         noise_model = self._noise_model()
-        seeds = row_seeds(X, self._seed, stream)
+        seeds = row_seeds(X, seed, stream)
         n_jobs = self.n_jobs if n_jobs is None else n_jobs
         n_shards = min(effective_n_jobs(n_jobs), len(X))
         with progress(
@@ -435,7 +454,8 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self)
         self._check_params()
         X = self._validated_rows(X)
-        return self._count_votes(X, "predict", self.n_samples) / self.n_samples
+        counts = self._count_votes(X, "predict", self.n_samples, seed=self._call_seed())
+        return counts / self.n_samples
 
     def predict(self, X):
         """Predict the smoothed classifier's class (Cohen et al.'s PREDICT).
@@ -456,7 +476,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self)
         self._check_params()
         X = self._validated_rows(X)
-        counts = self._count_votes(X, "predict", self.n_samples)
+        counts = self._count_votes(X, "predict", self.n_samples, seed=self._call_seed())
         labels = self.classes_[counts.argmax(axis=1)]
         if self.abstain_label is None:
             return labels
@@ -566,9 +586,10 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             if radius is not None:
                 raise ValueError("Give radius (decision mode) or n_max (adaptive mode), not both.")
 
-        selection = self._count_votes(X, "select", self.n0)
+        seed = self._call_seed()  # one seed for every stream and look of this call
+        selection = self._count_votes(X, "select", self.n0, seed=seed)
         if radius is None and n_max is None:
-            estimation = self._count_votes(X, "estimate", self.n)
+            estimation = self._count_votes(X, "estimate", self.n, seed=seed)
             out = certify_votes(
                 selection, estimation, alpha=self.alpha, noise_model=noise_model, norm=norm
             )
@@ -576,7 +597,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
             def draw_votes(rows, look, n_new):
                 # Each round draws fresh samples from its own per-row stream.
-                return self._count_votes(X[rows], f"estimate{look}", n_new)
+                return self._count_votes(X[rows], f"estimate{look}", n_new, seed=seed)
 
             out = sequential_certify_votes(
                 selection,

@@ -1,12 +1,14 @@
 """Vote counting: totals, reproducibility, independence of batching, devices."""
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
 from sksmooth._adapters import EstimatorVoter, TorchModuleVoter
-from sksmooth._monte_carlo import NOISE_PIECE, count_votes, row_seeds
+from sksmooth._monte_carlo import NOISE_PIECE, count_votes, fit_seeds, row_seeds
 from sksmooth.noise import make_noise_model
 
 
@@ -92,3 +94,56 @@ def test_counts_on_cuda_stay_on_device(linear_module, rng):
     voter = TorchModuleVoter(linear_module.cuda(), 2)
     assert voter.device.type == "cuda"
     assert counts(voter, rng.normal(size=(3, 3))).sum() == 3 * 2500
+
+
+def test_row_seeds_use_their_full_width():
+    # 200,000 distinct rows: 128-bit seeds, no collision (a 32-bit generator
+    # seed had about 5 among so many rows).
+    X = np.arange(200_000, dtype=np.float64).reshape(-1, 1)
+    seeds = row_seeds(X, 2**100 + 7, "test")
+    assert len(set(seeds)) == len(seeds)
+    assert max(seeds) >= 2**127 - 2**124  # the top bits are used
+    assert len({seed % 2**32 for seed in seeds}) < len(seeds)  # 32 bits would collide
+
+
+class RecordingVoter:
+    """Votes class 0 and keeps the noisy rows it was shown."""
+
+    device, dtype, n_classes = torch.device("cpu"), torch.float64, 2
+
+    def __init__(self):
+        self.rows = []
+
+    @contextlib.contextmanager
+    def prepared(self):
+        yield
+
+    def predict_indices(self, batch):
+        self.rows.append(batch.numpy().copy())
+        return torch.zeros(len(batch), dtype=torch.int64)
+
+
+def test_the_cpu_draw_uses_every_bit_of_a_seed():
+    # Seeds equal in their low 64 bits still give different noise.
+    model = make_noise_model("gaussian", 1.0, n_features=3)
+    drawn = []
+    for seed in (12345, 12345 + 2**64, 12345 + 2**100):
+        voter = RecordingVoter()
+        count_votes(
+            voter, np.zeros((1, 3)), n_draws=10, noise_model=model, seeds=[seed], batch_size=10
+        )
+        drawn.append(np.concatenate(voter.rows))
+    assert not np.array_equal(drawn[0], drawn[1]) and not np.array_equal(drawn[1], drawn[2])
+
+
+def test_fit_seeds_come_from_the_operating_system_when_random_state_is_none():
+    np.random.seed(0)
+    first = fit_seeds(None, 3)
+    np.random.seed(0)
+    assert fit_seeds(None, 3) != first  # numpy's global seed does not fix them
+    assert fit_seeds(7, 3) == fit_seeds(7, 3) and len(set(fit_seeds(7, 3))) == 3
+    assert max(fit_seeds(7, 3)) >= 2**64  # 128-bit seeds
+    state = np.random.RandomState(3)
+    assert fit_seeds(state, 2) != fit_seeds(state, 2)  # an instance is drawn from
+    with pytest.raises(ValueError):
+        fit_seeds(-1, 1)

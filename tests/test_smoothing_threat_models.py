@@ -291,3 +291,28 @@ def test_scorer_compares_scalar_and_per_column_sigma_on_one_scale(data):
     assert scorer(scalar, X[:50], y[:50]) == scorer(array, X[:50], y[:50])
     result = array.certify(X[:5])
     np.testing.assert_allclose(result.ball_radius, 0.25 * result.radius)
+
+
+def test_random_state_none_is_not_fixed_by_numpys_global_seed(data):
+    X, y = data
+    results = []
+    for _ in range(2):
+        np.random.seed(0)
+        clf = SmoothedClassifier(LogisticRegression(), **{**FAST, "random_state": None})
+        results.append(clf.fit(X, y).certify(X[:20]).p_lower)
+    assert not np.array_equal(*results)
+
+
+def test_fresh_noise_draws_new_noise_each_call_and_stays_sound_per_call(data):
+    X, y = data
+    fixed = SmoothedClassifier(LogisticRegression(), **FAST).fit(X, y)
+    np.testing.assert_array_equal(fixed.certify(X[:20]).p_lower, fixed.certify(X[:20]).p_lower)
+    fresh = clone(fixed).set_params(fresh_noise=True).fit(X, y)
+    first, second = fresh.certify(X[:20]), fresh.certify(X[:20])
+    assert not np.array_equal(first.p_lower, second.p_lower)
+    # Same model, same votes in distribution: the labels agree where certified.
+    both = ~first.abstained & ~second.abstained
+    np.testing.assert_array_equal(first.label[both], second.label[both])
+    assert not np.array_equal(fresh.predict_proba(X[:20]), fresh.predict_proba(X[:20]))
+    with pytest.raises(TypeError, match="fresh_noise must be True or False"):
+        clone(fixed).set_params(fresh_noise="yes").fit(X, y)

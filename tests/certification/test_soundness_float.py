@@ -122,3 +122,65 @@ def test_the_check_catches_certificates_centred_on_the_rounded_row():
     ).fit(X, label)
     rounded = clf.certify(X.astype(np.float32).astype(np.float64))
     assert unsound(rounded, label, exact) > 3 * max_unsound(alpha)  # measured: 20 > 4
+
+
+class LinearThresholdModule(nn.Module):
+    """Scores (0, z_0 - t) through an nn.Linear, which autocast runs in bfloat16."""
+
+    def __init__(self, threshold=1.0):
+        super().__init__()
+        self.linear = nn.Linear(1, 1)
+        with torch.no_grad():
+            self.linear.weight.fill_(1.0)
+            self.linear.bias.fill_(-threshold)
+
+    def forward(self, X):
+        score = self.linear(X[:, :1])
+        return torch.cat([torch.zeros_like(score), score], dim=1)
+
+
+def bfloat16_boundary(threshold: float) -> float:
+    """The float64 value above which cast_bf16(cast32(z)) exceeds ``threshold``.
+
+    The smallest float32 ``f`` that bfloat16 rounds above the threshold, found
+    by bisection over float32 bit patterns; float64 values round to ``f`` or
+    above exactly when they exceed the midpoint between ``f`` and the float32
+    below it.
+    """
+    bits = np.array([threshold], dtype=np.float32).view(np.int32)[0]
+    low, high = int(bits), int(bits) + 2**17  # a bfloat16 step is 2**16 float32 steps
+
+    def above(pattern):
+        value = np.array([pattern], dtype=np.int32).view(np.float32)
+        return float(torch.from_numpy(value).to(torch.bfloat16).float()) > threshold
+
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if above(middle) else (middle, high)
+    first, below = (np.array([p], dtype=np.int32).view(np.float32)[0] for p in (high, high - 1))
+    return (float(first) + float(below)) / 2
+
+
+def test_bfloat16_certificates_hold_for_the_bfloat16_model_only():
+    # precision="bfloat16" certifies the model as it runs in bfloat16, whose
+    # boundary sits half a bfloat16 step (0.0039 at 1.0) above the float32 one.
+    alpha, sigma, threshold = 0.001, 0.002, 1.0
+    boundary_bf16 = bfloat16_boundary(threshold)
+    boundary_f32 = (threshold + float(np.nextafter(np.float32(threshold), np.float32(2)))) / 2
+    assert boundary_bf16 - boundary_f32 == pytest.approx(2**-8, rel=1e-3)
+    rng = np.random.default_rng(3)
+    X = (boundary_bf16 + rng.uniform(-3 * sigma, 3 * sigma, N_ROWS))[:, None]
+    net = NeuralNetClassifier(
+        LinearThresholdModule, classes=[0, 1], criterion=nn.CrossEntropyLoss
+    ).initialize()
+    clf = SmoothedClassifier(
+        FrozenEstimator(net), sigma=sigma, n0=100, n=2000, alpha=alpha, precision="bfloat16",
+        random_state=0,
+    ).fit(X, (X[:, 0] > boundary_bf16).astype(int))
+    result = clf.certify(X)
+    as_bf16 = (X[:, 0] > boundary_bf16).astype(int), np.abs(X[:, 0] - boundary_bf16)
+    as_f32 = (X[:, 0] > boundary_f32).astype(int), np.abs(X[:, 0] - boundary_f32)
+    assert unsound(result, *as_bf16) <= max_unsound(alpha)
+    assert np.mean(~result.abstained) > 0.5
+    # Read as certificates of the float32 model, they are wrong by the dozen.
+    assert unsound(result, *as_f32) > 10 * max_unsound(alpha)
