@@ -316,3 +316,12 @@ def test_fresh_noise_draws_new_noise_each_call_and_stays_sound_per_call(data):
     assert not np.array_equal(fresh.predict_proba(X[:20]), fresh.predict_proba(X[:20]))
     with pytest.raises(TypeError, match="fresh_noise must be True or False"):
         clone(fixed).set_params(fresh_noise="yes").fit(X, y)
+
+
+def test_every_sample_is_counted(data):
+    X, y = data
+    clf = SmoothedClassifier(LogisticRegression(), **FAST).fit(X, y)
+    fixed = clf.certify(X[:10])
+    np.testing.assert_array_equal(fixed.total_samples, FAST["n0"] + FAST["n"])
+    adaptive = clf.certify(X[:10], n_max=1600)
+    np.testing.assert_array_equal(adaptive.total_samples, FAST["n0"] + adaptive.n_samples)
