@@ -88,10 +88,7 @@ class NoiseCallback(Callback):
         unit = torch.empty(inputs.shape, dtype=inputs.dtype, device=inputs.device)
         self.noise_model.noise.draw_(unit, self._generator(inputs.device))
         # The collated batch is a fresh tensor, so adding in place touches no user data.
-        if self.noise_model.scalar:
-            inputs.add_(unit, alpha=self.noise_model.sigma)
-        else:
-            inputs.add_(self.noise_model.scale_unit_(unit))
+        inputs.add_(self.noise_model.scale_unit_(unit))
 
 
 def check_representable(X: np.ndarray, dtype: torch.dtype = torch.float32) -> None:

@@ -291,11 +291,6 @@ class NoiseModel:
         return isinstance(self.sigma, float)
 
     @property
-    def noised(self) -> np.ndarray:
-        """Boolean mask of the columns that receive noise."""
-        return self.scales > 0
-
-    @property
     def n_noised(self) -> int:
         return int(np.count_nonzero(self.scales))
 
@@ -311,15 +306,20 @@ class NoiseModel:
             return unit.mul_(self.sigma)
         return unit.mul_(torch.as_tensor(self.scales, dtype=unit.dtype, device=unit.device))
 
-    def noisy_rows_(self, out: np.ndarray, row: np.ndarray, rng: np.random.Generator) -> None:
-        """Fill ``out`` (float64, C-contiguous) with ``row`` plus fresh noise, in float64."""
+    def noisy_rows_(self, out: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> None:
+        """Fill ``out`` (float64, C-contiguous) with ``rows`` plus fresh noise, in float64.
+
+        ``rows`` broadcasts against ``out``: one row repeated, or one per line.
+        """
         self.noise.fill_numpy_(out, rng)
         out *= self.sigma if self.scalar else self.scales
-        out += row
+        out += rows
 
     def noisy_copy(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``X`` plus one draw of noise (float64, numpy), for noisy training copies."""
-        return X + self.noise.draw_numpy(rng, X.shape) * self.scales
+        out = np.empty(X.shape)
+        self.noisy_rows_(out, X, rng)
+        return out
 
     def radius(self, p_lower, norm: str, *, in_sigmas: bool = False) -> np.ndarray:
         """Certified radius for lower bounds ``p_lower``: 0 where ``p_lower <= 1/2``.

@@ -37,12 +37,10 @@ def test_noise_callback_is_reproducible_and_fresh_per_batch():
 
 
 def test_scalar_gaussian_callback_adds_sigma_times_randn():
-    # The historical draw, bit for bit: x + sigma * randn from the callback's generator.
+    # x + sigma * randn from the callback's own generator, bit for bit.
     callback = callback_for(sigma=0.3, n_features=3, seed=11)
     batch = torch.arange(12, dtype=torch.float32).view(4, 3)
-    expected = batch.clone().add_(
-        torch.randn(4, 3, generator=torch.Generator().manual_seed(11)), alpha=0.3
-    )
+    expected = batch + torch.randn(4, 3, generator=torch.Generator().manual_seed(11)) * 0.3
     callback.on_batch_begin(net=None, batch=(batch, None), training=True)
     torch.testing.assert_close(batch, expected, rtol=0, atol=0)
 
