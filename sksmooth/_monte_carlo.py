@@ -201,6 +201,7 @@ class _NoisyRows:
             self.noise_model.noisy_rows_(piece, self.X[row_index], generator)
         else:
             self.noise_model.noise.draw_(piece, generator, self.scale).add_(self.X[row_index])
+            self.noise_model.replace_categories_(piece, generator)
 
     def batch(self, filled: int, dtype: torch.dtype) -> torch.Tensor:
         """The first ``filled`` noisy rows, cast to the model's dtype only now."""

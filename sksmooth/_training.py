@@ -85,10 +85,8 @@ class NoiseCallback(Callback):
                 f"Training batches have shape {tuple(inputs.shape)}; the noise has "
                 f"{len(self.noise_model.scales)} columns."
             )
-        unit = torch.empty(inputs.shape, dtype=inputs.dtype, device=inputs.device)
-        self.noise_model.noise.draw_(unit, self._generator(inputs.device))
-        # The collated batch is a fresh tensor, so adding in place touches no user data.
-        inputs.add_(self.noise_model.scale_unit_(unit))
+        # The collated batch is a fresh tensor, so changing it in place touches no user data.
+        self.noise_model.noisy_batch_(inputs, self._generator(inputs.device))
 
 
 def check_representable(X: np.ndarray, dtype: torch.dtype = torch.float32) -> None:
@@ -109,12 +107,19 @@ def check_representable(X: np.ndarray, dtype: torch.dtype = torch.float32) -> No
         )
 
 
-def _module_size_params(net: NeuralNet, n_features: int, n_classes: int) -> dict:
-    """``module__input_units`` / ``module__output_units`` where the module takes them."""
+def _module_size_params(net: NeuralNet, n_features: int, n_classes: int, categorical) -> dict:
+    """The sizes the module takes, from the data.
+
+    ``input_units`` and ``output_units``; with categorical columns also
+    ``categorical_columns`` and ``categories`` (the codes of each).
+    """
     if not inspect.isclass(net.module):
         return {}
     accepted = inspect.signature(net.module).parameters
     sizes = {"input_units": n_features, "output_units": n_classes}
+    if categorical is not None:
+        sizes["categorical_columns"] = tuple(int(c) for c in categorical.columns)
+        sizes["categories"] = tuple(tuple(codes.tolist()) for codes in categorical.categories)
     return {f"module__{name}": size for name, size in sizes.items() if name in accepted}
 
 
@@ -155,7 +160,9 @@ def fit_net_under_noise(
     callbacks = list(net.callbacks or [])
     callbacks.append((NOISE_CALLBACK_NAME, NoiseCallback(noise_model, noise_seed)))
     net.set_params(callbacks=callbacks)
-    return fit_net(net, X, y_encoded, n_classes=n_classes, seed=seed)
+    return fit_net(
+        net, X, y_encoded, n_classes=n_classes, seed=seed, categorical=noise_model.categorical
+    )
 
 
 class InterruptGuard(Callback):
@@ -185,14 +192,19 @@ class InterruptGuard(Callback):
 INTERRUPT_GUARD_NAME = "sksmooth_interrupt_guard"
 
 
-def fit_net(net: NeuralNet, X: np.ndarray, y, *, n_classes: int, seed: int) -> NeuralNet:
+def fit_net(
+    net: NeuralNet, X: np.ndarray, y, *, n_classes: int, seed: int, categorical=None
+) -> NeuralNet:
     """Fit an (already cloned) skorch net reproducibly, layer sizes set from the data.
+
+    ``categorical`` (a :class:`~sksmooth.noise.CategoricalReplacement`)
+    tells a module that takes them where the categorical columns are.
 
     ``X`` is cast to float32; integer labels to int64 and soft labels (a 2-D
     array of class probabilities) to float32, as torch losses expect.
     """
     check_representable(X)
-    net.set_params(**_module_size_params(net, X.shape[1], n_classes))
+    net.set_params(**_module_size_params(net, X.shape[1], n_classes, categorical))
     if not isinstance(net.callbacks, str):
         callbacks = [c for c in net.callbacks or [] if _callback_name(c) != INTERRUPT_GUARD_NAME]
         net.set_params(callbacks=[*callbacks, (INTERRUPT_GUARD_NAME, InterruptGuard())])

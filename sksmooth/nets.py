@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from skorch import NeuralNetClassifier
 from torch import nn
@@ -11,14 +13,64 @@ from torch import nn
 __all__ = ["MLPModule", "make_mlp_classifier"]
 
 
+def _check_categorical(
+    input_units: int,
+    categorical_columns: Sequence[int] | None,
+    categories: Sequence[Sequence[float]] | None,
+) -> tuple[tuple[int, ...], list[torch.Tensor]]:
+    """Validate the categorical parameters; return the columns and their codes as tensors."""
+    columns = tuple(categorical_columns or ())
+    categories = list(categories) if categories is not None else []
+    if len(categories) != len(columns):
+        raise ValueError(
+            f"categories must give one sequence of codes per categorical column: got "
+            f"{len(categories)} for {len(columns)} categorical_columns."
+        )
+    try:
+        columns = tuple(operator.index(col) for col in columns)
+    except TypeError:
+        raise TypeError(f"categorical_columns must be integers, got {columns!r}.") from None
+    for col in columns:
+        if not 0 <= col < input_units:
+            raise ValueError(
+                f"categorical column {col} is out of range for input_units={input_units}."
+            )
+    if len(set(columns)) != len(columns):
+        raise ValueError(f"categorical_columns holds a duplicated index: {columns!r}.")
+    codes = []
+    for col, cats in zip(columns, categories, strict=True):
+        # Converted first, so codes that collide in the module's precision are caught too.
+        values = torch.as_tensor(
+            np.asarray(cats, dtype=np.float64), dtype=torch.get_default_dtype()
+        )
+        if values.ndim != 1 or len(values) == 0:
+            raise ValueError(
+                f"categories of column {col} must be a non-empty flat sequence of codes."
+            )
+        if not bool((values[1:] > values[:-1]).all()):
+            raise ValueError(
+                f"categories of column {col} must be sorted ascending and distinct, got "
+                f"{values.tolist()}."
+            )
+        codes.append(values)
+    return columns, codes
+
+
 class MLPModule(nn.Module):
     """Fully connected ReLU network returning one logit per class.
+
+    Categorical columns hold category codes (any numbers). The module maps each
+    code to its rank among the column's ``categories`` and one-hot encodes it,
+    so that switching a category is one discrete change of the input rather
+    than a move along a meaningless numeric axis. The first layer sees the
+    numeric columns, in their order, followed by one one-hot block per
+    categorical column, in the order of ``categorical_columns``.
 
     Parameters
     ----------
     input_units : int
-        Number of input features. :class:`~sksmooth.SmoothedClassifier` sets
-        it from the data.
+        Number of input columns, categorical ones included.
+        :class:`~sksmooth.SmoothedClassifier` sets it from the data.
     output_units : int
         Number of classes. :class:`~sksmooth.SmoothedClassifier` sets it from
         the data.
@@ -26,6 +78,14 @@ class MLPModule(nn.Module):
         Width of each hidden layer.
     dropout : float, default=0.0
         Dropout probability after each hidden layer.
+    categorical_columns : sequence of int, default=None
+        Indices of the input columns that hold category codes. None or empty:
+        every column is numeric.
+    categories : sequence of sequence of float, default=None
+        For each of ``categorical_columns``, its category codes, sorted
+        ascending and distinct. A code outside them raises a ValueError in
+        :meth:`forward`. :class:`~sksmooth.SmoothedClassifier` sets both from
+        the data.
 
     Examples
     --------
@@ -33,6 +93,17 @@ class MLPModule(nn.Module):
     >>> from sksmooth.nets import MLPModule
     >>> MLPModule(input_units=4, output_units=3)(torch.zeros(2, 4)).shape
     torch.Size([2, 3])
+
+    Column 2 holds one of the codes 0, 1 or 5; the first layer sees the two
+    numeric columns and three one-hot units:
+
+    >>> module = MLPModule(
+    ...     input_units=3, output_units=2, categorical_columns=[2], categories=[[0, 1, 5]]
+    ... )
+    >>> module.layers[0].in_features
+    5
+    >>> module(torch.tensor([[0.5, -1.0, 5.0], [0.0, 2.0, 1.0]])).shape
+    torch.Size([2, 2])
     """
 
     def __init__(
@@ -41,6 +112,8 @@ class MLPModule(nn.Module):
         output_units: int | None = None,
         hidden_units: Sequence[int] = (64, 64),
         dropout: float = 0.0,
+        categorical_columns: Sequence[int] | None = None,
+        categories: Sequence[Sequence[float]] | None = None,
     ):
         super().__init__()
         if input_units is None or output_units is None:
@@ -49,8 +122,19 @@ class MLPModule(nn.Module):
                 "sets them from the data, otherwise pass module__input_units and "
                 "module__output_units to the skorch net."
             )
+        columns, codes = _check_categorical(input_units, categorical_columns, categories)
+        self.categorical_columns = columns
+        if columns:
+            # Non-persistent: the constructor parameters stay the single source of truth,
+            # and without categorical columns the state_dict is unchanged.
+            numeric = sorted(set(range(input_units)) - set(columns))
+            self.register_buffer(
+                "_numeric_columns", torch.tensor(numeric, dtype=torch.long), persistent=False
+            )
+            for i, values in enumerate(codes):
+                self.register_buffer(f"_categories_{i}", values, persistent=False)
+        width = input_units - len(columns) + sum(len(values) for values in codes)
         layers: list[nn.Module] = []
-        width = input_units
         for hidden in hidden_units:
             layers += [nn.Linear(width, hidden), nn.ReLU()]
             if dropout:
@@ -59,19 +143,57 @@ class MLPModule(nn.Module):
         layers.append(nn.Linear(width, output_units))
         self.layers = nn.Sequential(*layers)
 
+    def _encode(self, X: torch.Tensor) -> torch.Tensor:
+        """Numeric columns followed by the one-hot of each categorical column."""
+        n_numeric = len(self._numeric_columns)
+        # Filled in place rather than concatenated: one write of the wide tensor.
+        encoded = X.new_zeros(len(X), self.layers[0].in_features)
+        encoded[:, :n_numeric] = X[:, self._numeric_columns]
+        hot, known, offset = [], [], n_numeric
+        for i, col in enumerate(self.categorical_columns):
+            values = getattr(self, f"_categories_{i}").to(X.dtype)
+            codes = X[:, col].contiguous()
+            index = torch.searchsorted(values, codes).clamp_(max=len(values) - 1)
+            known.append((values[index] == codes).all())
+            hot.append(index + offset)
+            offset += len(values)
+        # One device synchronisation for all columns; locate the culprit only on failure.
+        if not bool(torch.stack(known).all()):
+            self._raise_unknown(X)
+        return encoded.scatter_(1, torch.stack(hot, dim=1), 1)
+
+    def _raise_unknown(self, X: torch.Tensor) -> None:
+        for i, col in enumerate(self.categorical_columns):
+            values = getattr(self, f"_categories_{i}").to(X.dtype)
+            codes = X[:, col]
+            unknown = codes[~torch.isin(codes, values)]
+            if len(unknown):
+                raise ValueError(
+                    f"categorical column {col} holds the code {unknown[0].item()!r}, which "
+                    f"is not among its categories {values.tolist()}."
+                )
+
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         """Return the logits of a batch.
 
         Parameters
         ----------
         X : torch.Tensor of shape (batch, input_units)
-            Input rows.
+            Input rows; categorical columns hold one of their category codes.
 
         Returns
         -------
         logits : torch.Tensor of shape (batch, output_units)
             One unnormalised score per class.
+
+        Raises
+        ------
+        ValueError
+            If a categorical column holds a code that is not among its
+            categories.
         """
+        if self.categorical_columns:
+            X = self._encode(X)
         return self.layers(X)
 
 
@@ -102,6 +224,10 @@ def make_mlp_classifier(
     **net_params
         Any other :class:`~skorch.NeuralNetClassifier` parameter, e.g.
         ``device="cuda"`` or ``criterion__weight=torch.tensor([1.0, 20.0])``.
+        Module parameters take the ``module__`` prefix: columns holding
+        category codes are declared with ``module__categorical_columns`` and
+        ``module__categories`` (see :class:`MLPModule`), which the module
+        one-hot encodes.
 
     Returns
     -------
@@ -114,6 +240,14 @@ def make_mlp_classifier(
     >>> net = make_mlp_classifier(hidden_units=(32,), max_epochs=5)
     >>> net.max_epochs
     5
+
+    A net whose column 0 holds one of the codes 1, 2 or 3:
+
+    >>> net = make_mlp_classifier(
+    ...     module__categorical_columns=[0], module__categories=[[1, 2, 3]]
+    ... )
+    >>> net.module__categories
+    [[1, 2, 3]]
     """
     params = {
         "criterion": nn.CrossEntropyLoss,

@@ -46,7 +46,10 @@ import pandas as pd
 import torch
 from scipy import special
 
+from .certification._categorical import joint_unit_radius
+
 __all__ = [
+    "CategoricalReplacement",
     "GaussianNoise",
     "LaplaceNoise",
     "Noise",
@@ -152,7 +155,11 @@ class GaussianNoise(Noise):
         rng.standard_normal(out=out)
 
     def radius(self, p, norm, n_noised):
-        l2 = special.ndtri(p)
+        return self.from_l2(special.ndtri(p), norm, n_noised)
+
+    @staticmethod
+    def from_l2(l2, norm: str, n_noised: int):
+        """An L2 radius in ``norm``: a cube of half-width r lies in the L2 ball of r sqrt(d)."""
         return l2 if norm == "l2" else l2 / math.sqrt(n_noised)
 
     def required_probability(self, radius, norm, n_noised):
@@ -257,6 +264,74 @@ def get_noise(noise) -> Noise:
 
 
 @dataclass(frozen=True, eq=False)
+class CategoricalReplacement:
+    """Random replacement on categorical columns: the categorical part of a noise model.
+
+    Each categorical column keeps its value with probability ``1 - q``;
+    otherwise its value is drawn uniformly among the column's categories (the
+    current one included). Certificates against changed categories are in
+    :mod:`sksmooth.certification._categorical`.
+
+    Parameters
+    ----------
+    columns : ndarray of int of shape (n_categorical,)
+        Indices of the categorical columns.
+    categories : tuple of ndarray of float
+        The category codes of each categorical column, sorted.
+    probability : ndarray of float of shape (n_categorical,)
+        The replacement probability ``q`` of each, in [0, 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksmooth.noise import CategoricalReplacement
+    >>> noise = CategoricalReplacement(np.array([1]), (np.array([0.0, 1.0, 2.0]),),
+    ...                                np.array([0.5]))
+    >>> rows = np.zeros((1000, 2))
+    >>> noise.replace_numpy_(rows, np.random.default_rng(0))
+    >>> sorted(np.unique(rows[:, 1]).tolist()), bool(rows[:, 0].any())
+    ([0.0, 1.0, 2.0], False)
+    """
+
+    columns: np.ndarray
+    categories: tuple
+    probability: np.ndarray
+
+    @property
+    def n_categories(self) -> np.ndarray:
+        """Number of categories of each categorical column."""
+        return np.array([len(c) for c in self.categories], dtype=np.int64)
+
+    def replace_numpy_(self, out: np.ndarray, rng: np.random.Generator) -> None:
+        """Replace, in place, the categorical entries of the noisy rows ``out`` (numpy)."""
+        n = out.shape[0]
+        for column, codes, q in zip(self.columns, self.categories, self.probability, strict=True):
+            replaced = rng.random(n) < q
+            drawn = rng.integers(len(codes), size=n)
+            out[replaced, column] = codes[drawn[replaced]]
+
+    def replace_(self, out: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Replace, in place, the categorical entries of the noisy rows ``out`` (torch)."""
+        n = out.shape[0]
+        for column, codes, q in zip(self.columns, self.categories, self.probability, strict=True):
+            replaced = torch.rand(n, generator=generator, device=out.device) < float(q)
+            drawn = torch.randint(len(codes), (n,), generator=generator, device=out.device)
+            values = torch.as_tensor(codes, dtype=out.dtype, device=out.device)[drawn]
+            out[:, int(column)] = torch.where(replaced, values, out[:, int(column)])
+        return out
+
+    def unknown_codes(self, X: np.ndarray) -> list[tuple[int, float]]:
+        """(column, value) of the first code of each column of ``X`` not among its categories."""
+        unknown = []
+        for column, codes in zip(self.columns, self.categories, strict=True):
+            values = X[:, column]
+            outside = ~np.isin(values, codes)
+            if outside.any():
+                unknown.append((int(column), float(values[np.argmax(outside)])))
+        return unknown
+
+
+@dataclass(frozen=True, eq=False)
 class NoiseModel:
     """A noise with its per-column standard deviations: the threat model of a fit.
 
@@ -267,9 +342,11 @@ class NoiseModel:
     scales : ndarray of shape (n_features,)
         Standard deviation of each column's noise; 0 for columns not noised.
     sigma : float or ndarray of shape (n_features,)
-        ``sigma`` as resolved: a float when every column has the same scale
-        (radii are then in the data's units), else ``scales`` (radii are then
-        unitless: ``R`` of the region ``||delta / sigma||_p <= R``).
+        ``sigma`` as resolved: a float when every numeric column has the same
+        scale (radii are then in the data's units), else ``scales`` (radii
+        are then unitless: ``R`` of the region ``||delta / sigma||_p <= R``).
+    categorical : CategoricalReplacement, default=None
+        The noise on categorical columns, whose ``scales`` are 0.
 
     Examples
     --------
@@ -284,11 +361,22 @@ class NoiseModel:
     noise: Noise
     scales: np.ndarray
     sigma: float | np.ndarray
+    categorical: CategoricalReplacement | None = None
 
     @property
     def scalar(self) -> bool:
-        """Whether one sigma applies to every column (radii in data units)."""
+        """Whether one sigma applies to every numeric column (radii in data units)."""
         return isinstance(self.sigma, float)
+
+    @property
+    def n_categorical(self) -> int:
+        """Number of categorical columns."""
+        return 0 if self.categorical is None else len(self.categorical.columns)
+
+    @property
+    def _multiplier(self):
+        """What unit noise is multiplied by: one float when every column shares it."""
+        return self.sigma if self.scalar and self.categorical is None else self.scales
 
     @property
     def n_noised(self) -> int:
@@ -296,24 +384,38 @@ class NoiseModel:
 
     def torch_scale(self, device, dtype):
         """The ``scale`` argument of :meth:`Noise.draw_` on this device and dtype."""
-        if self.scalar:
-            return self.sigma
-        return torch.as_tensor(self.scales, dtype=dtype, device=device)
+        multiplier = self._multiplier
+        if isinstance(multiplier, float):
+            return multiplier
+        return torch.as_tensor(multiplier, dtype=dtype, device=device)
 
     def scale_unit_(self, unit: torch.Tensor) -> torch.Tensor:
         """Scale unit noise (standard deviation 1) to this model's scales, in place."""
-        if self.scalar:
-            return unit.mul_(self.sigma)
-        return unit.mul_(torch.as_tensor(self.scales, dtype=unit.dtype, device=unit.device))
+        return unit.mul_(self.torch_scale(unit.device, unit.dtype))
 
     def noisy_rows_(self, out: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> None:
         """Fill ``out`` (float64, C-contiguous) with ``rows`` plus fresh noise, in float64.
 
         ``rows`` broadcasts against ``out``: one row repeated, or one per line.
+        Categorical columns get no additive noise (scale 0) but random replacement.
         """
         self.noise.fill_numpy_(out, rng)
-        out *= self.sigma if self.scalar else self.scales
+        out *= self._multiplier
         out += rows
+        if self.categorical is not None:
+            self.categorical.replace_numpy_(out, rng)
+
+    def noisy_batch_(self, rows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Add noise to the torch rows ``rows`` in place, with the categorical replacement."""
+        unit = torch.empty(rows.shape, dtype=rows.dtype, device=rows.device)
+        rows.add_(self.scale_unit_(self.noise.draw_(unit, generator)))
+        return self.replace_categories_(rows, generator)
+
+    def replace_categories_(self, rows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Apply the categorical replacement to torch rows in place (no-op without one)."""
+        if self.categorical is not None:
+            self.categorical.replace_(rows, generator)
+        return rows
 
     def noisy_copy(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``X`` plus one draw of noise (float64, numpy), for noisy training copies."""
@@ -339,8 +441,58 @@ class NoiseModel:
         unit = radius / self.sigma if self.scalar else radius
         return self.noise.required_probability(unit, norm, self.n_noised)
 
+    def radius_with_changes(self, p_lower, norm: str, n_changes: int) -> np.ndarray:
+        """Numeric radius certified together with up to ``n_changes`` categorical changes.
 
-def make_noise_model(noise, sigma, *, n_features: int, feature_names=None) -> NoiseModel:
+        Same units as :meth:`radius`, and equal to it for ``n_changes=0``.
+        Derived for Gaussian numeric noise (see
+        :mod:`sksmooth.certification._categorical`).
+        """
+        if n_changes == 0:
+            return self.radius(p_lower, norm)
+        if self.categorical is None:
+            raise ValueError("This noise model has no categorical columns to change.")
+        if not isinstance(self.noise, GaussianNoise):
+            raise ValueError(
+                "Certificates with changed categorical fields are derived for Gaussian "
+                f"noise on the numeric columns; this model uses {self.noise.name} noise. "
+                "Use noise='gaussian', or read the certificate at 0 changes."
+            )
+        unit = joint_unit_radius(
+            p_lower,
+            n_changes,
+            n_categories=self.categorical.n_categories,
+            replace_probability=self.categorical.probability,
+        )
+        unit = self.noise.from_l2(unit, norm, self.n_noised)
+        return self.sigma * unit if self.scalar else unit
+
+    def radii_with_changes(self, p_lower, norm: str) -> np.ndarray | None:
+        """:meth:`radius_with_changes` for every ``k`` from 0 to the categorical columns.
+
+        An array of shape (n_rows, n_categorical + 1), non-increasing along
+        ``k``, whose column 0 is :meth:`radius`; None without categorical
+        columns or for a noise other than Gaussian.
+        """
+        if self.categorical is None or not isinstance(self.noise, GaussianNoise):
+            return None
+        columns = [
+            self.radius_with_changes(p_lower, norm, k) for k in range(self.n_categorical + 1)
+        ]
+        # Each is a sound lower bound; their running minimum is too, and monotone.
+        return np.minimum.accumulate(np.stack(columns, axis=1), axis=1)
+
+
+def make_noise_model(
+    noise,
+    sigma,
+    *,
+    n_features: int,
+    feature_names=None,
+    categorical_columns=None,
+    categories=(),
+    categorical_noise=0.1,
+) -> NoiseModel:
     """Validate ``noise`` and ``sigma`` for data of ``n_features`` columns.
 
     Parameters
@@ -348,21 +500,40 @@ def make_noise_model(noise, sigma, *, n_features: int, feature_names=None) -> No
     noise : str or Noise
         ``"gaussian"``, ``"laplace"``, ``"uniform"`` or a :class:`Noise`.
     sigma : float, array-like of shape (n_features,) or mapping
-        A positive float: the same standard deviation on every column. An
-        array: one per column, each at least 0 (0: the column is not noised),
-        not all 0. A mapping ``{column name: sigma}`` (or a pandas Series
-        indexed by column name), when the data has column names: listed
-        columns get their sigma, the others 0.
+        A positive float: the same standard deviation on every numeric
+        column. An array: one per column, each at least 0 (0: the column is
+        not noised), not all 0. A mapping ``{column name: sigma}`` (or a
+        pandas Series indexed by column name), when the data has column
+        names: listed columns get their sigma, the others 0. Categorical
+        columns take no sigma: an array or mapping giving one a sigma other
+        than 0 is an error.
     n_features : int
         Columns of the data.
     feature_names : array-like of str, default=None
         Column names, needed for a mapping.
+    categorical_columns : array-like of int, default=None
+        Indices of the categorical columns, which get random replacement.
+    categories : tuple of ndarray, default=()
+        The sorted category codes of each categorical column.
+    categorical_noise : float or array-like of float, default=0.1
+        Replacement probability ``q`` in [0, 1), one for all categorical
+        columns or one each.
 
     Returns
     -------
     model : NoiseModel
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksmooth.noise import make_noise_model
+    >>> model = make_noise_model("gaussian", 0.5, n_features=3, categorical_columns=[2],
+    ...                          categories=(np.array([0.0, 1.0]),), categorical_noise=0.2)
+    >>> model.scales, model.n_categorical
+    (array([0.5, 0.5, 0. ]), 1)
     """
     resolved = get_noise(noise)
+    columns = np.asarray([] if categorical_columns is None else categorical_columns, dtype=np.int64)
     if isinstance(sigma, (str, bytes, bool)) or sigma is None:
         raise TypeError(
             f"sigma must be a number, an array-like of numbers or a mapping; got {sigma!r}."
@@ -376,7 +547,15 @@ def make_noise_model(noise, sigma, *, n_features: int, feature_names=None) -> No
         value = float(sigma)
         if not (np.isfinite(value) and value > 0):
             raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}.")
-        return NoiseModel(resolved, np.full(n_features, value), value)
+        scales = np.full(n_features, value)
+        scales[columns] = 0.0
+        return _with_categories(
+            NoiseModel(resolved, scales, value),
+            columns,
+            categories,
+            categorical_noise,
+            feature_names,
+        )
     else:
         scales = _scales_from_array(sigma, n_features)
     if np.any(~np.isfinite(scales)) or np.any(scales < 0):
@@ -385,9 +564,59 @@ def make_noise_model(noise, sigma, *, n_features: int, feature_names=None) -> No
             f"sigma must be finite and >= 0 for every column; column(s) {bad.tolist()} "
             f"have {scales[bad].tolist()}."
         )
+    sigma_on_categories = columns[scales[columns] != 0]
+    if sigma_on_categories.size:
+        names = _column_names(sigma_on_categories, feature_names)
+        raise ValueError(
+            f"sigma gives the categorical column(s) {names} a sigma other than 0; categorical "
+            "columns are noised by random replacement (categorical_noise), so give them "
+            "sigma 0 or leave them out of the mapping."
+        )
     if not np.any(scales > 0):
         raise ValueError("sigma is 0 on every column: at least one column must receive noise.")
-    return NoiseModel(resolved, scales, scales)
+    return _with_categories(
+        NoiseModel(resolved, scales, scales), columns, categories, categorical_noise, feature_names
+    )
+
+
+def _column_names(columns, feature_names) -> list:
+    if feature_names is None:
+        return [int(c) for c in columns]
+    return [str(feature_names[c]) for c in columns]
+
+
+def _with_categories(model, columns, categories, categorical_noise, feature_names) -> NoiseModel:
+    """``model`` with the random replacement of its categorical columns, validated."""
+    if columns.size == 0:
+        return model
+    if model.n_noised == 0:
+        raise ValueError(
+            "sigma is 0 on every numeric column: at least one numeric column must receive noise."
+        )
+    if isinstance(categorical_noise, (str, bytes, bool)) or categorical_noise is None:
+        raise TypeError(
+            f"categorical_noise must be a number or numbers, got {categorical_noise!r}."
+        )
+    try:
+        q = np.array(categorical_noise, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"categorical_noise must be a number or numbers, got {categorical_noise!r}."
+        ) from error
+    if q.ndim == 0:
+        q = np.full(columns.size, float(q))
+    if q.shape != (columns.size,):
+        raise ValueError(
+            f"categorical_noise has shape {q.shape}; give one value, or one per categorical "
+            f"column, shape ({columns.size},)."
+        )
+    if not np.all(np.isfinite(q)) or np.any(q < 0) or np.any(q >= 1):
+        raise ValueError(
+            f"categorical_noise must be in [0, 1) (the probability of replacing a category); "
+            f"got {q.tolist()}."
+        )
+    categorical = CategoricalReplacement(columns, tuple(categories), q)
+    return NoiseModel(model.noise, model.scales, model.sigma, categorical)
 
 
 def _is_number(value) -> bool:

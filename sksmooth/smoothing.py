@@ -8,6 +8,7 @@ import warnings
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import torch
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
@@ -15,6 +16,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_scalar
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
+    assert_all_finite,
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
@@ -44,10 +46,12 @@ from .certification import (
     sequential_certify_votes,
 )
 from .noise import NoiseModel, get_noise, make_noise_model
+from .utils._categorical import categorical_mask, check_codes, learn_categories, pandas_codes
 from .utils._feature_map import feature_map
 from .utils._validation import check_alpha, check_sample_counts, final_step, split_pipeline
 
 __all__ = ["SmoothedClassifier", "certify"]
+
 
 class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Classifier smoothed by noise, with certified robustness.
@@ -77,13 +81,32 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         (certificates then cover changes of the noised columns only, and radii
         are unitless: ``R`` of ``||delta / sigma||_p <= R``); a dict
         ``{column name: sigma}`` does the same by name when ``X`` has column
-        names, unlisted columns getting 0.
+        names, unlisted columns getting 0. Categorical columns take no sigma:
+        a float skips them, and an array or dict must give them 0 (anything
+        else is an error).
     noise : {"gaussian", "laplace", "uniform"} or Noise, default="gaussian"
         The noise distribution, and so the norm certified: Gaussian for L2
         (Cohen et al., 2019), Laplace for L1 (Teng et al., 2020), uniform for
         L1 and L-infinity (Yang et al., 2020); every noise also certifies
         L-infinity. A :class:`sksmooth.noise.Noise` instance works too. Its
         draws train the base classifier as well.
+    categorical_features : array-like of {bool, int, str}, "from_dtype" or None, default=None
+        The columns that hold categories, spelled as in
+        :class:`~sklearn.ensemble.HistGradientBoostingClassifier`: a boolean
+        mask, integer indices, feature names, or ``"from_dtype"`` (the pandas
+        columns of ``category`` dtype). Such a column holds category codes,
+        integers >= 0 (e.g. from an :class:`~sklearn.preprocessing.OrdinalEncoder`)
+        or pandas categories (read as their codes). Its categories are
+        learned in :meth:`fit` (all categories of a pandas dtype, else the
+        codes seen); a code outside them at predict or certify time is an
+        error. Categorical columns are smoothed by random replacement instead
+        of ``sigma``, and :meth:`CertificationResult.radius_with_categorical_changes`
+        certifies changes of them.
+    categorical_noise : float or array-like of float, default=0.1
+        Probability ``q``, in [0, 1), that a categorical column's value is
+        replaced by one of its categories drawn uniformly; one for every
+        categorical column, or one each. Larger ``q`` certifies more changed
+        fields and costs accuracy, as sigma does for numbers.
     n0 : int, default=100
         Noisy samples per row that select the candidate class in :meth:`certify`.
     n : int, default=100_000
@@ -141,6 +164,10 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         Class labels.
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
+    is_categorical_ : ndarray of bool of shape (`n_features_in_`,)
+        Which columns are categorical.
+    categories_ : tuple of ndarray
+        The category codes of each categorical column, sorted, in column order.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :meth:`fit`, when ``X`` has string
         column names.
@@ -186,6 +213,8 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         *,
         sigma=0.25,
         noise="gaussian",
+        categorical_features=None,
+        categorical_noise=0.1,
         n0=100,
         n=100_000,
         n_samples=1000,
@@ -202,6 +231,8 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.estimator = estimator
         self.sigma = sigma
         self.noise = noise
+        self.categorical_features = categorical_features
+        self.categorical_noise = categorical_noise
         self.n0 = n0
         self.n = n
         self.n_samples = n_samples
@@ -251,7 +282,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 "estimator must be a classifier with fit and predict (a scikit-learn "
                 f"classifier or a skorch NeuralNetClassifier); got {self.estimator!r}."
             )
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y = self._validated_training_data(X, y)
         check_classification_targets(y)
         noise_model = self._noise_model()
         frozen = isinstance(self.estimator, FrozenEstimator)
@@ -314,6 +345,30 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if not isinstance(self.fresh_noise, (bool, np.bool_)):
             raise TypeError(f"fresh_noise must be True or False, got {self.fresh_noise!r}.")
 
+    def _validated_training_data(self, X, y):
+        """``validate_data`` with the categorical columns found, converted and learned."""
+        if self.categorical_features is None:
+            X, y = validate_data(self, X, y, dtype=np.float64)
+            self.is_categorical_ = np.zeros(X.shape[1], dtype=bool)
+            self.categories_, self._dtype_categories = (), {}
+            return X, y
+        names = list(X.columns) if isinstance(X, pd.DataFrame) else None
+        n_features = np.shape(X)[1] if np.ndim(X) == 2 else 0
+        mask = categorical_mask(self.categorical_features, X, n_features, names)
+        X, dtype_categories = pandas_codes(X, mask)
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite=False)
+        self._check_finite_codes(X, mask)
+        columns = np.flatnonzero(mask)
+        self.is_categorical_ = mask
+        self.categories_ = learn_categories(X, columns, dtype_categories)
+        self._dtype_categories = dtype_categories
+        return X, y
+
+    def _check_finite_codes(self, X: np.ndarray, mask: np.ndarray) -> None:
+        """Numeric columns finite, categorical ones integer codes >= 0."""
+        check_codes(X, np.flatnonzero(mask), getattr(self, "feature_names_in_", None))
+        assert_all_finite(X[:, ~mask], input_name="X")
+
     def _call_seed(self) -> int:
         """The seed of one call's noise: the fitted seed, or fresh entropy."""
         return fit_seeds(None, 1)[0] if self.fresh_noise else self._seed
@@ -325,6 +380,9 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             self.sigma,
             n_features=self.n_features_in_,
             feature_names=getattr(self, "feature_names_in_", None),
+            categorical_columns=np.flatnonzero(self.is_categorical_),
+            categories=self.categories_,
+            categorical_noise=self.categorical_noise,
         )
 
     def _check_two_classes(self) -> None:
@@ -384,13 +442,32 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     # ------------------------------------------------------- Monte Carlo core
 
     def _validated_rows(self, X) -> np.ndarray:
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        if not self.is_categorical_.any():
+            X = validate_data(self, X, reset=False, dtype=np.float64)
+        else:
+            X, _ = pandas_codes(X, self.is_categorical_, known=self._dtype_categories)
+            X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=False)
+            self._check_finite_codes(X, self.is_categorical_)
+            self._check_known_codes(X)
         inner = unwrap_frozen(self.estimator_)
         if isinstance(inner, NeuralNet) and hasattr(inner, "module_"):
             # Beyond the net's precision a row turns into inf, then NaN scores.
             precision = AUTOCAST_DTYPES[self.precision] or module_device_dtype(inner.module_)[1]
             check_representable(X, precision)
         return np.ascontiguousarray(X)
+
+    def _check_known_codes(self, X: np.ndarray) -> None:
+        unknown = self._noise_model().categorical.unknown_codes(X)
+        if unknown:
+            names = self._feature_names()
+            details = "; ".join(
+                f"column {names[column]!r} holds {value:g}" for column, value in unknown
+            )
+            raise ValueError(
+                f"X holds category codes not seen in fit ({details}). The smoothing draws "
+                "among the categories learned in fit, so a new category has no "
+                "certificate; refit with it, or map it to a known one."
+            )
 
     def _count_votes(
         self, X: np.ndarray, stream: str, n_draws: int, *, seed: int, n_jobs=None
@@ -608,6 +685,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 norm=norm,
                 radius=radius,
             )
+        categorical = noise_model.categorical
         return CertificationResult(
             label=self.classes_[out.candidate],
             radius=out.radius,
@@ -621,6 +699,9 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             norm=norm,
             noise=noise_model.noise.name,
             feature_names=self._feature_names(),
+            categorical_radius=noise_model.radii_with_changes(out.p_lower, norm),
+            categorical_features=None if categorical is None else categorical.columns,
+            categorical_noise=None if categorical is None else categorical.probability,
         )
 
     # ------------------------------------------------------------ attacks
@@ -638,6 +719,12 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 "A SmoothedClassifier's prediction is a majority vote with no gradient. "
                 "Attack it with sksmooth.attacks.SmoothAdv (PGD on its soft, "
                 "differentiable version) or with sksmooth.attacks.RandomSearch."
+            )
+        if self.is_categorical_.any():
+            raise TypeError(
+                "SmoothAdv moves every column continuously, and categorical columns hold "
+                "codes; it cannot attack a SmoothedClassifier with categorical_features. "
+                "Certify it instead: CertificationResult.radius_with_categorical_changes."
             )
         net = unwrap_frozen(self.estimator_)
         if not (isinstance(net, NeuralNet) and hasattr(net, "module_")):

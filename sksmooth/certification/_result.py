@@ -72,6 +72,15 @@ class CertificationResult:
         How the columns the user passed map to the smoothed classifier's
         input (set by :func:`sksmooth.certify` through a pipeline); None
         means they are the same columns.
+    categorical_radius : ndarray of shape (n_rows, n_categorical + 1), default=None
+        Column ``k``: the radius certified when, in addition, up to ``k``
+        categorical fields change to any other category (see
+        :meth:`radius_with_categorical_changes`); column 0 is ``radius``.
+        None without categorical columns, or for a noise other than Gaussian.
+    categorical_features : ndarray of int, default=None
+        Indices of the categorical columns of the smoothed classifier's input.
+    categorical_noise : ndarray of float, default=None
+        Replacement probability of each categorical column.
 
     Examples
     --------
@@ -108,10 +117,23 @@ class CertificationResult:
     n_selection: np.ndarray | None = None
     feature_names: np.ndarray | None = None
     feature_map: FeatureMap | None = None
+    categorical_radius: np.ndarray | None = None
+    categorical_features: np.ndarray | None = None
+    categorical_noise: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.norm not in NORM_SYMBOLS:
             raise ValueError(f"norm must be one of {list(NORM_SYMBOLS)}, got {self.norm!r}.")
+        if self.categorical_radius is not None:
+            table = np.asarray(self.categorical_radius, dtype=float)
+            if table.ndim != 2 or table.shape[0] != len(self) or table.shape[1] != (
+                self.n_categorical + 1
+            ):
+                raise ValueError(
+                    f"categorical_radius must have shape ({len(self)}, {self.n_categorical + 1}); "
+                    f"got {table.shape}."
+                )
+            object.__setattr__(self, "categorical_radius", table)
         sigma = np.asarray(self.sigma, dtype=float)
         object.__setattr__(self, "sigma", float(sigma) if sigma.ndim == 0 else sigma)
         if self.y_true is None:
@@ -141,13 +163,75 @@ class CertificationResult:
         return isinstance(self.sigma, np.ndarray)
 
     @property
+    def n_categorical(self) -> int:
+        """Number of categorical columns (smoothed by random replacement)."""
+        return 0 if self.categorical_features is None else len(self.categorical_features)
+
+    def radius_with_categorical_changes(self, k: int) -> np.ndarray:
+        """The radius certified when, in addition, up to ``k`` categorical fields change.
+
+        The region: any change of at most ``k`` categorical fields, each to
+        any other of its categories, together with a numeric change in the
+        region of :attr:`radius` (same norm and units) of this radius. It
+        comes from the Neyman-Pearson lemma on the joint noise (Gaussian on
+        the numeric columns, random replacement on the categorical ones); the
+        derivation is in :mod:`sksmooth.certification._categorical` and the
+        tabular guide. Non-increasing in ``k``.
+
+        Parameters
+        ----------
+        k : int
+            Number of categorical fields an attacker may change, from 0 (the
+            certificate of :attr:`radius`) to the number of categorical columns.
+
+        Returns
+        -------
+        radius : ndarray of shape (n_rows,)
+            0 where the row is not certified with ``k`` fields changed.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sksmooth.certification import CertificationResult
+        >>> result = CertificationResult(
+        ...     label=np.array([1]), radius=np.array([0.58]), p_lower=np.array([0.99]),
+        ...     abstained=np.array([False]), n_samples=np.array([1000]), sigma=0.25,
+        ...     alpha=0.001, categorical_radius=np.array([[0.58, 0.31]]),
+        ...     categorical_features=np.array([2]), categorical_noise=np.array([0.5]))
+        >>> result.radius_with_categorical_changes(1)
+        array([0.31])
+        """
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise TypeError(f"k must be an integer number of categorical fields, got {k!r}.")
+        if not 0 <= k <= self.n_categorical:
+            raise ValueError(
+                f"k must be between 0 and the {self.n_categorical} categorical column(s), "
+                f"got {k}."
+            )
+        if k == 0:
+            return np.array(self.radius, dtype=float)
+        if self.categorical_radius is None:
+            raise ValueError(
+                "Certificates with changed categorical fields are derived for Gaussian noise "
+                f"on the numeric columns; these come from {self.noise} noise."
+            )
+        return self.categorical_radius[:, k].copy()
+
+    def _changes_range(self) -> range:
+        """The ``k`` this result can report: 0 alone without a categorical table."""
+        return range(1 if self.categorical_radius is None else self.n_categorical + 1)
+
+    @property
     def scales(self) -> np.ndarray | None:
         """Per-column standard deviations of the noise; None for a scalar sigma of unknown width."""
         if self.per_column:
             return self.sigma
         if self.feature_names is None:
             return None
-        return np.full(len(self.feature_names), float(self.sigma))
+        scales = np.full(len(self.feature_names), float(self.sigma))
+        if self.categorical_features is not None:
+            scales[np.asarray(self.categorical_features, dtype=int)] = 0.0
+        return scales
 
     @property
     def total_samples(self) -> np.ndarray:
@@ -190,16 +274,27 @@ class CertificationResult:
         """
         p = self.norm[1:]
         if not self.per_column:
-            return f"||delta||_{p} <= radius, in the units of the smoothed classifier's input"
+            region = f"||delta||_{p} <= radius, in the units of the smoothed classifier's input"
+            if self.n_categorical:
+                region += (
+                    f", over the numeric columns; the {self.n_categorical} categorical "
+                    "column(s) held fixed (radius_with_categorical_changes(k) lets k change)"
+                )
+            return region
         noised = self.sigma > 0
         if self.feature_names is None:
             which = f"the {int(noised.sum())} noised columns"
         else:
             which = "the noised columns " + ", ".join(str(n) for n in self.feature_names[noised])
-        n_held = int((~noised).sum())
+        n_held = int((~noised).sum()) - self.n_categorical
         held = "" if not n_held else (
             f"; the other {n_held} column{'s' if n_held > 1 else ''} held fixed"
         )
+        if self.n_categorical:
+            held += (
+                f"; the {self.n_categorical} categorical column(s) held fixed "
+                "(radius_with_categorical_changes(k) lets k change)"
+            )
         return f"||delta / sigma||_{p} <= radius over {which}{held}"
 
     def guarantee(self) -> str:
@@ -244,13 +339,21 @@ class CertificationResult:
         if self.correct is not None:
             unit = " (unitless R)" if self.per_column else ""
             figures.append((f"average certified radius{unit}", self._acr()))
+            for k in self._changes_range()[1:]:
+                figures.append(
+                    (
+                        f"certified accuracy at radius 0 with {k} categorical change(s)",
+                        self.certified_accuracy(0.0, categorical_changes=k),
+                    )
+                )
         return [(name, f"{value:.3f}") for name, value in figures]
 
-    def _acr(self) -> float:
+    def _acr(self, k: int = 0) -> float:
         """Mean radius with wrong and abstained rows counted as 0 (Zhai et al., 2020)."""
-        return float(np.mean(np.where(self.correct, self.radius, 0.0)))
+        radius = self.radius_with_categorical_changes(k)
+        return float(np.mean(np.where(self.correct, radius, 0.0)))
 
-    def certified_accuracy(self, radius: float = 0.0) -> float:
+    def certified_accuracy(self, radius: float = 0.0, categorical_changes: int = 0) -> float:
         """Fraction of rows certified with the true label at ``radius`` or more.
 
         Parameters
@@ -259,6 +362,11 @@ class CertificationResult:
             Radius (in the units of :attr:`radius`), at least 0. A row counts
             when it is correct and its certified radius is at least
             ``radius`` (Cohen et al., 2019).
+        categorical_changes : int, default=0
+            Categorical fields changed on top of the numeric change: the
+            radius compared is :meth:`radius_with_categorical_changes`, and a
+            row counts only if it is certified with that many changed (even
+            at ``radius=0``).
 
         Returns
         -------
@@ -271,7 +379,14 @@ class CertificationResult:
             raise ValueError(f"radius must be a finite number >= 0, got {radius!r}.")
         if len(self) == 0:
             raise ValueError("certified_accuracy of an empty result is undefined.")
-        return float(np.mean(self.correct & (self.radius >= radius)))
+        return float(np.mean(self._certified_at(radius, categorical_changes) & self.correct))
+
+    def _certified_at(self, radius: float, k: int = 0) -> np.ndarray:
+        """Rows certified at ``radius`` with ``k`` fields changed (k >= 1: a radius above 0)."""
+        reached = self.radius_with_categorical_changes(k)
+        certified = ~np.asarray(self.abstained, dtype=bool) & (reached >= radius)
+        # With k >= 1 a radius of 0 means not certified against the change at all.
+        return certified if k == 0 else certified & (reached > 0)
 
     def summary(self, radii=None):
         """Certified accuracy at a few radii, ACR and abstain rate, overall and per class.
@@ -298,8 +413,11 @@ class CertificationResult:
             ``certified_accuracy@r`` for each radius ``r`` (written with
             ``format(r, "g")``). Without labels, ``mean_radius`` (0 where
             abstained) and ``certified@r``, the share of rows certified at
-            ``r`` whatever their label. Its ``attrs`` hold ``norm``, ``sigma``
-            and ``region``, as :meth:`to_frame`'s.
+            ``r`` whatever their label. With categorical columns, the same
+            figures with ``k`` fields changed follow for each ``k`` from 1,
+            suffixed ``|k=<k>`` (``certified_accuracy@0.5|k=1``). Its
+            ``attrs`` hold ``norm``, ``sigma`` and ``region``, as
+            :meth:`to_frame`'s.
 
         Examples
         --------
@@ -362,6 +480,7 @@ class CertificationResult:
 
         return replace(
             self,
+            categorical_radius=take(self.categorical_radius),
             label=take(self.label),
             radius=take(self.radius),
             p_lower=take(self.p_lower),
@@ -375,15 +494,22 @@ class CertificationResult:
     def _figures(self, radii: np.ndarray) -> dict:
         """One row of :meth:`summary`, for the rows of this result."""
         figures = {"n_rows": len(self), "abstain_rate": float(np.mean(self.abstained))}
-        if self.correct is not None:
-            figures["acr"] = self._acr()
-            for r in radii:
-                figures[f"certified_accuracy@{r:g}"] = self.certified_accuracy(float(r))
-        else:
-            certified = ~np.asarray(self.abstained, dtype=bool)
-            figures["mean_radius"] = float(np.mean(np.where(certified, self.radius, 0.0)))
-            for r in radii:
-                figures[f"certified@{r:g}"] = float(np.mean(certified & (self.radius >= r)))
+        for k in self._changes_range():
+            suffix = f"|k={k}" if k else ""
+            if self.correct is not None:
+                figures[f"acr{suffix}"] = self._acr(k)
+                for r in radii:
+                    figures[f"certified_accuracy@{r:g}{suffix}"] = self.certified_accuracy(
+                        float(r), categorical_changes=k
+                    )
+            else:
+                certified = ~np.asarray(self.abstained, dtype=bool)
+                reached = self.radius_with_categorical_changes(k)
+                figures[f"mean_radius{suffix}"] = float(np.mean(np.where(certified, reached, 0.0)))
+                for r in radii:
+                    figures[f"certified@{r:g}{suffix}"] = float(
+                        np.mean(self._certified_at(float(r), k))
+                    )
         return figures
 
     def to_frame(self):
@@ -393,7 +519,9 @@ class CertificationResult:
         -------
         frame : pandas.DataFrame
             Columns ``label``, ``radius``, ``p_lower``, ``abstained``,
-            ``n_samples`` and, when known, ``correct`` and ``y_true``. Its
+            ``n_samples``, with categorical columns ``radius_k1``,
+            ``radius_k2``, ... (:meth:`radius_with_categorical_changes`) and,
+            when known, ``correct`` and ``y_true``. Its
             ``attrs`` hold ``norm``, ``sigma`` and ``region`` (the sentence of
             :meth:`region`), so the table says what its radii measure.
         """
@@ -406,6 +534,8 @@ class CertificationResult:
             "abstained": self.abstained,
             "n_samples": self.n_samples,
         }
+        for k in self._changes_range()[1:]:
+            columns[f"radius_k{k}"] = self.radius_with_categorical_changes(k)
         if self.correct is not None:
             columns["correct"] = self.correct
         if self.y_true is not None:
