@@ -289,7 +289,7 @@ def balanced_certified_accuracy(y_true, result: CertificationResult, radius: flo
 
 
 def certified_accuracy_curve(
-    y_true, result: CertificationResult, radii=None, *, pos_label=None
+    y_true, result: CertificationResult, radii=None, *, pos_label=None, categorical_changes=None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Certified accuracy against radius: the whole curve, as ``roc_curve`` gives the ROC.
 
@@ -319,6 +319,10 @@ def certified_accuracy_curve(
         radius, as :func:`certified_recall`. A class no row of ``y_true``
         has gives zeros, with an
         :class:`~sklearn.exceptions.UndefinedMetricWarning`.
+    categorical_changes : int, default=None
+        The curve with that many categorical fields changed on top of the
+        numeric change (:meth:`CertificationResult.with_categorical_changes`);
+        None reads ``result`` as it is.
 
     Returns
     -------
@@ -348,9 +352,11 @@ def certified_accuracy_curve(
     >>> certified_accuracy_curve([0, 1, 0, 0], result, [0.3], pos_label=1)[1].tolist()
     [0.0]
     """
+    if not isinstance(result, CertificationResult):
+        raise TypeError(f"result must be a CertificationResult, got {type(result).__name__}.")
+    if categorical_changes is not None:
+        result = result.with_categorical_changes(categorical_changes)
     if y_true is None:
-        if not isinstance(result, CertificationResult):
-            raise TypeError(f"result must be a CertificationResult, got {type(result).__name__}.")
         if result.correct is None:
             raise ValueError(
                 "The certified accuracy needs the true labels: certify with y, or pass y_true."
@@ -444,18 +450,27 @@ _CERTIFIED_METRICS = {
 class _CertifiedScorer:
     """``scorer(estimator, X, y)``: certify, then a certified metric (higher is better)."""
 
-    def __init__(self, radius, metric, pos_label, certify_params):
+    def __init__(self, radius, metric, pos_label, categorical_changes, certify_params):
         self.radius = radius
         self.metric = metric
         self.pos_label = pos_label
+        self.categorical_changes = categorical_changes
         self.certify_params = certify_params
 
     def __repr__(self) -> str:
         params = "".join(f", {k}={v!r}" for k, v in self.certify_params.items())
+        if self.categorical_changes:
+            params = f", categorical_changes={self.categorical_changes!r}" + params
         return f"make_certified_scorer(radius={self.radius!r}, metric={self.metric!r}{params})"
 
     def __call__(self, estimator, X, y) -> float:
         result = certify(estimator, X, y, **self.certify_params)
+        if self.categorical_changes > result.n_categorical:
+            raise ValueError(
+                f"The scorer asks for {self.categorical_changes} categorical change(s), but the "
+                f"model has {result.n_categorical} categorical column(s)."
+            )
+        result = result.with_categorical_changes(self.categorical_changes)
         if result.per_column:
             # Unitless radii of different sigmas measure different regions: score
             # the plain ball each region contains, on one scale for every candidate.
@@ -468,7 +483,12 @@ class _CertifiedScorer:
 
 
 def make_certified_scorer(
-    radius: float = 0.0, *, metric: str = "accuracy", pos_label=1, **certify_params
+    radius: float = 0.0,
+    *,
+    metric: str = "accuracy",
+    pos_label=1,
+    categorical_changes: int = 0,
+    **certify_params,
 ):
     """Make a scorer that certifies and scores with a certified metric.
 
@@ -492,6 +512,11 @@ def make_certified_scorer(
     pos_label : object, default=1
         The class of ``"recall"``, one of the model's classes. A split with no
         row of that class scores 0 (with an ``UndefinedMetricWarning``).
+    categorical_changes : int, default=0
+        Categorical fields an attacker may change on top of the numeric
+        change of ``radius``: a row counts when it is certified against both
+        (:meth:`CertificationResult.with_categorical_changes`). Needs
+        ``categorical_features`` on the model and Gaussian noise for ``k > 0``.
     **certify_params
         ``n0``, ``n``, ``alpha`` or ``n_jobs`` overrides for certification,
         e.g. a smaller ``n`` to keep a search fast, and ``norm`` (``"l2"``,
@@ -518,6 +543,12 @@ def make_certified_scorer(
     (3,)
     """
     _check_radius(radius)
+    if isinstance(categorical_changes, bool) or not isinstance(
+        categorical_changes, numbers.Integral
+    ):
+        raise TypeError(f"categorical_changes must be an integer, got {categorical_changes!r}.")
+    if categorical_changes < 0:
+        raise ValueError(f"categorical_changes must be >= 0, got {categorical_changes}.")
     if not isinstance(metric, str) or metric not in _CERTIFIED_METRICS:
         raise ValueError(f"metric must be one of {sorted(_CERTIFIED_METRICS)}, got {metric!r}.")
     unknown = set(certify_params) - {"n0", "n", "alpha", "n_jobs", "norm"}
@@ -535,7 +566,7 @@ def make_certified_scorer(
         check_scalar(certify_params["n_jobs"], "n_jobs", numbers.Integral)
         if certify_params["n_jobs"] == 0:
             raise ValueError("n_jobs == 0 has no meaning; use None, -1 or a positive count.")
-    return _CertifiedScorer(radius, metric, pos_label, certify_params)
+    return _CertifiedScorer(radius, metric, pos_label, int(categorical_changes), certify_params)
 
 
 class _RobustScorer:

@@ -81,6 +81,10 @@ class CertificationResult:
         Indices of the categorical columns of the smoothed classifier's input.
     categorical_noise : ndarray of float, default=None
         Replacement probability of each categorical column.
+    categorical_changes : int, default=0
+        The categorical fields, changed on top of the numeric change, that
+        ``radius`` allows for: 0 for what ``certify`` returns, ``k`` for the
+        view :meth:`with_categorical_changes` gives.
 
     Examples
     --------
@@ -120,14 +124,17 @@ class CertificationResult:
     categorical_radius: np.ndarray | None = None
     categorical_features: np.ndarray | None = None
     categorical_noise: np.ndarray | None = None
+    categorical_changes: int = 0
 
     def __post_init__(self) -> None:
         if self.norm not in NORM_SYMBOLS:
             raise ValueError(f"norm must be one of {list(NORM_SYMBOLS)}, got {self.norm!r}.")
         if self.categorical_radius is not None:
             table = np.asarray(self.categorical_radius, dtype=float)
-            if table.ndim != 2 or table.shape[0] != len(self) or table.shape[1] != (
-                self.n_categorical + 1
+            if (
+                table.ndim != 2
+                or table.shape[0] != len(self)
+                or table.shape[1] != (self.n_categorical + 1)
             ):
                 raise ValueError(
                     f"categorical_radius must have shape ({len(self)}, {self.n_categorical + 1}); "
@@ -205,11 +212,15 @@ class CertificationResult:
             raise TypeError(f"k must be an integer number of categorical fields, got {k!r}.")
         if not 0 <= k <= self.n_categorical:
             raise ValueError(
-                f"k must be between 0 and the {self.n_categorical} categorical column(s), "
-                f"got {k}."
+                f"k must be between 0 and the {self.n_categorical} categorical column(s), got {k}."
             )
-        if k == 0:
+        if k == self.categorical_changes:
             return np.array(self.radius, dtype=float)
+        if self.categorical_changes:
+            raise ValueError(
+                f"This result is the view with {self.categorical_changes} categorical "
+                "change(s); ask the full result for other counts."
+            )
         if self.categorical_radius is None:
             raise ValueError(
                 "Certificates with changed categorical fields are derived for Gaussian noise "
@@ -217,9 +228,61 @@ class CertificationResult:
             )
         return self.categorical_radius[:, k].copy()
 
+    def with_categorical_changes(self, k: int) -> CertificationResult:
+        """Read this result at ``k`` changed categorical fields.
+
+        Its ``radius`` is :meth:`radius_with_categorical_changes` (``k``), and
+        a row not certified against ``k`` changes counts as abstained (and
+        not correct), so every metric, scorer and display reads it as it
+        reads a plain result: ``certified_accuracy(y, result.with_categorical_changes(1),
+        0.25)`` is the certified accuracy against a numeric change of 0.25
+        together with one categorical field changed.
+
+        Parameters
+        ----------
+        k : int
+            Number of categorical fields changed, from 0 (this result) to the
+            number of categorical columns.
+
+        Returns
+        -------
+        view : CertificationResult
+            Its ``radius`` is the radius with ``k`` fields changed; this
+            result itself for its own ``k``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sksmooth.certification import CertificationResult
+        >>> result = CertificationResult(
+        ...     label=np.array([1, 1]), radius=np.array([0.58, 0.2]),
+        ...     p_lower=np.array([0.99, 0.8]), abstained=np.array([False, False]),
+        ...     n_samples=np.full(2, 1000), sigma=0.25, alpha=0.001,
+        ...     y_true=np.array([1, 1]), categorical_radius=np.array([[0.58, 0.31], [0.2, 0.0]]),
+        ...     categorical_features=np.array([2]), categorical_noise=np.array([0.5]))
+        >>> view = result.with_categorical_changes(1)
+        >>> view.radius, view.abstained, view.certified_accuracy(0.0)
+        (array([0.31, 0.  ]), array([False,  True]), 0.5)
+        """
+        radius = self.radius_with_categorical_changes(k)
+        if k == self.categorical_changes:
+            return self
+        not_certified = np.asarray(self.abstained, dtype=bool) | (radius <= 0)
+        correct = None if self.correct is None else np.asarray(self.correct, bool) & ~not_certified
+        return replace(
+            self,
+            radius=radius,
+            abstained=not_certified,
+            correct=correct,
+            categorical_radius=None,
+            categorical_changes=k,
+        )
+
     def _changes_range(self) -> range:
         """The ``k`` this result can report: 0 alone without a categorical table."""
-        return range(1 if self.categorical_radius is None else self.n_categorical + 1)
+        if self.categorical_radius is None:
+            return range(self.categorical_changes, self.categorical_changes + 1)
+        return range(self.n_categorical + 1)
 
     @property
     def scales(self) -> np.ndarray | None:
@@ -265,6 +328,9 @@ class CertificationResult:
     def region(self) -> str:
         """One line saying which region each certificate covers.
 
+        With :attr:`categorical_changes` ``k > 0``, the region adds any
+        change of up to ``k`` categorical fields.
+
         Returns
         -------
         region : str
@@ -272,6 +338,17 @@ class CertificationResult:
             classifier's input"``, or for per-column sigma the noised columns
             by name and how many are held fixed.
         """
+        region = self._numeric_region()
+        k = self.categorical_changes
+        if k:
+            return region.replace(
+                f"the {self.n_categorical} categorical column(s) held fixed "
+                "(radius_with_categorical_changes(k) lets k change)",
+                f"and any {k} of the {self.n_categorical} categorical column(s) changed",
+            )
+        return region
+
+    def _numeric_region(self) -> str:
         p = self.norm[1:]
         if not self.per_column:
             region = f"||delta||_{p} <= radius, in the units of the smoothed classifier's input"
@@ -287,8 +364,10 @@ class CertificationResult:
         else:
             which = "the noised columns " + ", ".join(str(n) for n in self.feature_names[noised])
         n_held = int((~noised).sum()) - self.n_categorical
-        held = "" if not n_held else (
-            f"; the other {n_held} column{'s' if n_held > 1 else ''} held fixed"
+        held = (
+            ""
+            if not n_held
+            else (f"; the other {n_held} column{'s' if n_held > 1 else ''} held fixed")
         )
         if self.n_categorical:
             held += (
@@ -339,21 +418,23 @@ class CertificationResult:
         if self.correct is not None:
             unit = " (unitless R)" if self.per_column else ""
             figures.append((f"average certified radius{unit}", self._acr()))
-            for k in self._changes_range()[1:]:
-                figures.append(
-                    (
-                        f"certified accuracy at radius 0 with {k} categorical change(s)",
-                        self.certified_accuracy(0.0, categorical_changes=k),
+            for k in self._changes_range():
+                if k != self.categorical_changes:
+                    figures.append(
+                        (
+                            f"certified accuracy at radius 0 with {k} categorical change(s)",
+                            self.certified_accuracy(0.0, categorical_changes=k),
+                        )
                     )
-                )
         return [(name, f"{value:.3f}") for name, value in figures]
 
-    def _acr(self, k: int = 0) -> float:
+    def _acr(self) -> float:
         """Mean radius with wrong and abstained rows counted as 0 (Zhai et al., 2020)."""
-        radius = self.radius_with_categorical_changes(k)
-        return float(np.mean(np.where(self.correct, radius, 0.0)))
+        return float(np.mean(np.where(self.correct, self.radius, 0.0)))
 
-    def certified_accuracy(self, radius: float = 0.0, categorical_changes: int = 0) -> float:
+    def certified_accuracy(
+        self, radius: float = 0.0, categorical_changes: int | None = None
+    ) -> float:
         """Fraction of rows certified with the true label at ``radius`` or more.
 
         Parameters
@@ -362,11 +443,12 @@ class CertificationResult:
             Radius (in the units of :attr:`radius`), at least 0. A row counts
             when it is correct and its certified radius is at least
             ``radius`` (Cohen et al., 2019).
-        categorical_changes : int, default=0
+        categorical_changes : int, default=None
             Categorical fields changed on top of the numeric change: the
-            radius compared is :meth:`radius_with_categorical_changes`, and a
-            row counts only if it is certified with that many changed (even
-            at ``radius=0``).
+            accuracy of :meth:`with_categorical_changes` (``k``), where a row
+            counts only if it is certified with that many fields changed.
+            None: this result's own :attr:`categorical_changes` (0 for what
+            ``certify`` returns).
 
         Returns
         -------
@@ -379,14 +461,10 @@ class CertificationResult:
             raise ValueError(f"radius must be a finite number >= 0, got {radius!r}.")
         if len(self) == 0:
             raise ValueError("certified_accuracy of an empty result is undefined.")
-        return float(np.mean(self._certified_at(radius, categorical_changes) & self.correct))
-
-    def _certified_at(self, radius: float, k: int = 0) -> np.ndarray:
-        """Rows certified at ``radius`` with ``k`` fields changed (k >= 1: a radius above 0)."""
-        reached = self.radius_with_categorical_changes(k)
-        certified = ~np.asarray(self.abstained, dtype=bool) & (reached >= radius)
-        # With k >= 1 a radius of 0 means not certified against the change at all.
-        return certified if k == 0 else certified & (reached > 0)
+        if categorical_changes is None:
+            categorical_changes = self.categorical_changes
+        view = self.with_categorical_changes(categorical_changes)
+        return float(np.mean(view.correct & (view.radius >= radius)))
 
     def summary(self, radii=None):
         """Certified accuracy at a few radii, ACR and abstain rate, overall and per class.
@@ -495,20 +573,20 @@ class CertificationResult:
         """One row of :meth:`summary`, for the rows of this result."""
         figures = {"n_rows": len(self), "abstain_rate": float(np.mean(self.abstained))}
         for k in self._changes_range():
-            suffix = f"|k={k}" if k else ""
+            view = self.with_categorical_changes(k)
+            suffix = "" if k == self.categorical_changes else f"|k={k}"
             if self.correct is not None:
-                figures[f"acr{suffix}"] = self._acr(k)
+                figures[f"acr{suffix}"] = view._acr()
                 for r in radii:
-                    figures[f"certified_accuracy@{r:g}{suffix}"] = self.certified_accuracy(
-                        float(r), categorical_changes=k
-                    )
+                    figures[f"certified_accuracy@{r:g}{suffix}"] = view.certified_accuracy(float(r))
             else:
-                certified = ~np.asarray(self.abstained, dtype=bool)
-                reached = self.radius_with_categorical_changes(k)
-                figures[f"mean_radius{suffix}"] = float(np.mean(np.where(certified, reached, 0.0)))
+                certified = ~np.asarray(view.abstained, dtype=bool)
+                figures[f"mean_radius{suffix}"] = float(
+                    np.mean(np.where(certified, view.radius, 0.0))
+                )
                 for r in radii:
                     figures[f"certified@{r:g}{suffix}"] = float(
-                        np.mean(self._certified_at(float(r), k))
+                        np.mean(certified & (view.radius >= r))
                     )
         return figures
 
@@ -534,8 +612,9 @@ class CertificationResult:
             "abstained": self.abstained,
             "n_samples": self.n_samples,
         }
-        for k in self._changes_range()[1:]:
-            columns[f"radius_k{k}"] = self.radius_with_categorical_changes(k)
+        for k in self._changes_range():
+            if k != self.categorical_changes:
+                columns[f"radius_k{k}"] = self.radius_with_categorical_changes(k)
         if self.correct is not None:
             columns["correct"] = self.correct
         if self.y_true is not None:

@@ -142,6 +142,7 @@ class CertifiedAccuracyDisplay:
         *,
         radii=None,
         per_class: bool = False,
+        categorical_changes: int = 0,
         name=None,
         ax=None,
         curve_kwargs: dict | None = None,
@@ -166,6 +167,10 @@ class CertifiedAccuracyDisplay:
             largest (where the curve drops to 0): the exact curve.
         per_class : bool, default=False
             Draw one curve per true class (each class's certified recall).
+        categorical_changes : int, default=0
+            Categorical fields changed on top of the numeric change: the
+            curve of :meth:`CertificationResult.with_categorical_changes`.
+            Curves of several ``k`` share the axes (the radius keeps its units).
         name : str, default=None
             Legend label; None takes the noise and its sigma
             (``"sigma=0.25"``; ``"sigma per column (...)"`` for per-column
@@ -205,6 +210,7 @@ class CertifiedAccuracyDisplay:
             y_true=column_or_1d(y),
             radii=radii,
             per_class=per_class,
+            categorical_changes=categorical_changes,
             name=name,
             ax=ax,
             curve_kwargs=curve_kwargs,
@@ -218,6 +224,7 @@ class CertifiedAccuracyDisplay:
         y_true=None,
         radii=None,
         per_class: bool = False,
+        categorical_changes: int = 0,
         name=None,
         ax=None,
         curve_kwargs: dict | None = None,
@@ -237,6 +244,10 @@ class CertifiedAccuracyDisplay:
             largest (where the curve drops to 0): the exact curve.
         per_class : bool, default=False
             Draw one curve per true class (each class's certified recall).
+        categorical_changes : int, default=0
+            Categorical fields changed on top of the numeric change: the
+            curve of :meth:`CertificationResult.with_categorical_changes`.
+            Curves of several ``k`` share the axes (the radius keeps its units).
         name : str, default=None
             Legend label; None takes the noise and its sigma
             (``"sigma=0.25"``; ``"sigma per column (...)"`` for per-column
@@ -280,13 +291,17 @@ class CertifiedAccuracyDisplay:
             )
         if len(result) == 0:
             raise ValueError("The certified accuracy of an empty result is undefined.")
+        result = result.with_categorical_changes(categorical_changes)
         if radii is None:
             radii, _ = certified_accuracy_curve(None, result)
             # The next float after the largest radius, where every curve is 0: the
             # curve ends with its drop, as in Cohen et al.'s figures.
             radii = np.append(radii, np.nextafter(radii[-1], np.inf))
         radii = check_grid(radii, "radii")
-        name = sigma_name(result) if name is None else name
+        if name is None:
+            name = sigma_name(result)
+            if categorical_changes:
+                name += f", {categorical_changes} categorical change(s)"
         if per_class:
             if result.y_true is None:
                 raise ValueError("per_class=True needs the true labels: pass y_true.")
