@@ -7,6 +7,7 @@ import math
 import sys
 from pathlib import Path
 
+from ._demo.categorical import RADIUS as CATEGORICAL_RADIUS
 from ._demo.per_column import FRAUDSTER_COLUMNS, PER_COLUMN_RADII, PER_COLUMN_SIGMA
 
 DEMO_HELP = (
@@ -16,8 +17,10 @@ DEMO_HELP = (
     f"on the columns a fraudster controls ({', '.join(FRAUDSTER_COLUMNS)}), its certified "
     "fraud recall at unitless radii R = "
     f"{', '.join(f'{r:g}' for r in PER_COLUMN_RADII)} of ||delta / sigma||_2 and its "
-    "certificates in each column's own units; print the table and save it (CSV) with a "
-    "figure (PNG, SVG)"
+    "certificates in each column's own units; and a smoothed model that keeps the "
+    "categories as categories, its certified fraud recall with 0, 1 and 2 categories "
+    f"switched at radius {CATEGORICAL_RADIUS:g}, next to the one-hot model's; print the table "
+    "and save it (CSV) with a figure (PNG, SVG)"
 )
 
 

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils import check_random_state, check_scalar
 
 __all__ = ["make_fraud", "make_fraud_preprocessor"]
@@ -103,29 +103,37 @@ def make_fraud(
     return X, pd.Series(y[order], name="is_fraud")
 
 
-def make_fraud_preprocessor() -> ColumnTransformer:
-    """Build the preprocessing for :func:`make_fraud` data: scale, and one-hot encode.
+def make_fraud_preprocessor(categorical: str = "one-hot") -> ColumnTransformer:
+    """Build the preprocessing for :func:`make_fraud` data: scale, and encode the categories.
 
     A :class:`~sklearn.preprocessing.StandardScaler` on the five numeric
-    columns (``NUMERIC_COLUMNS``) and a dense
-    :class:`~sklearn.preprocessing.OneHotEncoder` on the two categorical ones
-    (``CATEGORICAL_COLUMNS``), in that order; categories unseen in
-    ``fit`` encode as all zeros. A smoothed classifier after it adds noise in
+    columns (``NUMERIC_COLUMNS``) and, on the two categorical ones
+    (``CATEGORICAL_COLUMNS``), in that order, a dense
+    :class:`~sklearn.preprocessing.OneHotEncoder` (categories unseen in
+    ``fit`` encode as all zeros) or an
+    :class:`~sklearn.preprocessing.OrdinalEncoder` (one column of codes
+    ``0 .. K-1`` each, for ``SmoothedClassifier(categorical_features=...)``;
+    an unseen category is an error). A smoothed classifier after it adds noise in
     standard deviations of each numeric column, and being affine in every
     numeric column, the scaler lets
     :meth:`~sksmooth.CertificationResult.per_feature_change` read a
     certificate back in euros, hours, kilometres, transactions and days.
 
     Output columns keep the input names (``amount``, ...) and name each
-    category ``<column>_<category>`` (``channel_online``, ...), so with
-    ``set_output(transform="pandas")`` a per-column ``sigma`` can be a
-    mapping of these names.
+    one-hot category ``<column>_<category>`` (``channel_online``, ...), so
+    with ``set_output(transform="pandas")`` a per-column ``sigma`` (or
+    ``categorical_features``) can name them.
+
+    Parameters
+    ----------
+    categorical : {"one-hot", "ordinal"}, default="one-hot"
+        How the categorical columns are encoded.
 
     Returns
     -------
     preprocessor : sklearn.compose.ColumnTransformer
-        Unfitted; 5 numeric columns then 10 one-hot columns once fitted on
-        data holding every category.
+        Unfitted; 5 numeric columns, then 10 one-hot columns (once fitted on
+        data holding every category) or the 2 code columns.
 
     See Also
     --------
@@ -140,15 +148,19 @@ def make_fraud_preprocessor() -> ColumnTransformer:
     (500, 15)
     >>> preprocessor.get_feature_names_out()[[0, 4, 5, -1]].tolist()
     ['amount', 'account_age_days', 'merchant_category_electronics', 'channel_phone']
+    >>> make_fraud_preprocessor("ordinal").fit(X).get_feature_names_out()[-2:].tolist()
+    ['merchant_category', 'channel']
     """
+    if categorical == "one-hot":
+        encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+    elif categorical == "ordinal":
+        encoder = OrdinalEncoder()
+    else:
+        raise ValueError(f'categorical must be "one-hot" or "ordinal", got {categorical!r}.')
     return ColumnTransformer(
         [
             ("numeric", StandardScaler(), list(NUMERIC_COLUMNS)),
-            (
-                "categorical",
-                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                list(CATEGORICAL_COLUMNS),
-            ),
+            ("categorical", encoder, list(CATEGORICAL_COLUMNS)),
         ],
         verbose_feature_names_out=False,
     )

@@ -23,6 +23,9 @@ from sklearn.model_selection import train_test_split
 
 from ..datasets import make_fraud, make_fraud_preprocessor
 from ..metrics import certified_accuracy
+from .categorical import SIGMA as CATEGORICAL_SIGMA
+from .categorical import describe as describe_categorical
+from .categorical import evaluate_categorical, make_categorical_model
 from .contenders import MASKING, make_contenders
 from .evaluate import AttackSettings, EvaluationRows, evaluate
 from .per_column import describe, evaluate_per_column, make_per_column_model
@@ -168,6 +171,7 @@ def run_demo(
     attacks = AttackSettings(eps=eps, random_state=random_state)
     contenders = make_contenders(sigmas, random_state=random_state, verbose=verbose)
     per_column = make_per_column_model(random_state=random_state, verbose=verbose)
+    categorical = make_categorical_model(random_state=random_state, verbose=verbose)
     table_rows, certified = [], {}
     with _torch_threads(1):
         X_train_scaled = preprocess.transform(X_train)
@@ -181,6 +185,19 @@ def run_demo(
         per_column.fit(X_train, y_train)
         report = evaluate_per_column(
             per_column, X_test, y_test, X_test.iloc[subset], y_test[subset], n=n
+        )
+        categorical.fit(X_train, y_train)
+        baseline_name = f"smoothed sigma={float(CATEGORICAL_SIGMA)}"
+        categorical_report = evaluate_categorical(
+            categorical,
+            X_test,
+            y_test,
+            X_test.iloc[subset],
+            y_test[subset],
+            n=n,
+            baseline=(baseline_name, certified[baseline_name])
+            if baseline_name in certified
+            else None,
         )
     table = pd.DataFrame(table_rows)
 
@@ -199,6 +216,9 @@ def run_demo(
     for paragraph in paragraphs:
         print_fn(textwrap.fill(paragraph, width=100))
     print_fn(changes)
+    print_fn("")
+    for paragraph in describe_categorical(categorical_report):
+        print_fn(textwrap.fill(paragraph, width=100))
     files = [output_dir / TABLE_NAME]
     table.to_csv(files[0], index=False)
     if importlib.util.find_spec("matplotlib") is None:
