@@ -352,9 +352,10 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             self.is_categorical_ = np.zeros(X.shape[1], dtype=bool)
             self.categories_, self._dtype_categories = (), {}
             return X, y
+        if np.ndim(X) != 2:  # scikit-learn's own message for the wrong shape
+            validate_data(self, X, y, dtype=np.float64)
         names = list(X.columns) if isinstance(X, pd.DataFrame) else None
-        n_features = np.shape(X)[1] if np.ndim(X) == 2 else 0
-        mask = categorical_mask(self.categorical_features, X, n_features, names)
+        mask = categorical_mask(self.categorical_features, X, np.shape(X)[1], names)
         X, dtype_categories = pandas_codes(X, mask)
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite=False)
         self._check_finite_codes(X, mask)

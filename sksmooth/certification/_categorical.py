@@ -164,8 +164,12 @@ def _level_index(q_mass: np.ndarray) -> int:
 
 
 def _discrete_tail(values, p_mass, q_mass) -> float:
-    """``1 - p*_S(0)``: the discrete Neyman-Pearson bound, as an upper tail."""
-    del values  # sorted already; ties do not matter, a level set splits evenly
+    """``1 - p*_S(0)``: the discrete Neyman-Pearson bound, as an upper tail.
+
+    The atoms are sorted by ``values``, the log ratio; atoms of equal value
+    may be split in any order, since they trade ``mu`` for ``mu'`` at the
+    same rate.
+    """
     q_before = np.concatenate([[0.0], np.cumsum(q_mass)[:-1]])
     # The atom where mu' reaches 1/2, and the fraction of it that reaches exactly 1/2.
     index = _level_index(q_mass)
