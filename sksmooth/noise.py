@@ -46,7 +46,7 @@ import pandas as pd
 import torch
 from scipy import special
 
-from .certification._categorical import joint_unit_radius
+from .certification._categorical import check_changes, joint_unit_radius
 
 __all__ = [
     "CategoricalReplacement",
@@ -448,6 +448,7 @@ class NoiseModel:
         Derived for Gaussian numeric noise (see
         :mod:`sksmooth.certification._categorical`).
         """
+        check_changes(n_changes)
         if n_changes == 0:
             return self.radius(p_lower, norm)
         if self.categorical is None:
@@ -589,6 +590,10 @@ def _with_categories(model, columns, categories, categorical_noise, feature_name
     """``model`` with the random replacement of its categorical columns, validated."""
     if columns.size == 0:
         return model
+    if len(categories) != columns.size:
+        raise ValueError(
+            f"categories has {len(categories)} entries for {columns.size} categorical columns."
+        )
     if model.n_noised == 0:
         raise ValueError(
             "sigma is 0 on every numeric column: at least one numeric column must receive noise."

@@ -101,7 +101,9 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         codes seen); a code outside them at predict or certify time is an
         error. Categorical columns are smoothed by random replacement instead
         of ``sigma``, and :meth:`CertificationResult.radius_with_categorical_changes`
-        certifies changes of them.
+        certifies changes of them. The base estimator receives the codes as
+        a numpy array, so give its own ``categorical_features`` as indices or
+        a mask (``HistGradientBoostingClassifier(categorical_features=[5, 6])``).
     categorical_noise : float or array-like of float, default=0.1
         Probability ``q``, in [0, 1), that a categorical column's value is
         replaced by one of its categories drawn uniformly; one for every
@@ -446,6 +448,13 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if not self.is_categorical_.any():
             X = validate_data(self, X, reset=False, dtype=np.float64)
         else:
+            fitted_names = getattr(self, "feature_names_in_", None)
+            if isinstance(X, pd.DataFrame) and (
+                fitted_names is None or list(X.columns) != list(fitted_names)
+            ):
+                # Columns are read by position below: scikit-learn's check of the
+                # names (and its message) must come first.
+                validate_data(self, X, reset=False, dtype=None, ensure_all_finite=False)
             X, _ = pandas_codes(X, self.is_categorical_, known=self._dtype_categories)
             X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=False)
             self._check_finite_codes(X, self.is_categorical_)

@@ -203,3 +203,253 @@ def test_noises_compare_by_kind():
     assert len({GaussianNoise(), GaussianNoise(), UniformNoise()}) == 2
     assert repr(LaplaceNoise()) == "LaplaceNoise()"
     assert isinstance(get_noise("gaussian"), Noise)
+
+
+# ------------------------------------------- categorical columns: random replacement
+
+# Column 1 holds the codes 0, 2, 5 (K = 3), column 3 the codes 0..3 (K = 4); 0 and 2 are numeric.
+CATEGORIES = (np.array([0.0, 2.0, 5.0]), np.array([0.0, 1.0, 2.0, 3.0]))
+Q = np.array([0.3, 0.6])
+N_DRAWS = 100_000
+# A frequency over N_DRAWS rows has standard deviation at most 0.5 / sqrt(N_DRAWS) = 0.0016:
+# 0.008 is five of them (a seeded draw, so the test is deterministic; the margin is for seeds).
+FREQUENCY_TOL = 0.008
+
+
+def replacement():
+    from sksmooth.noise import CategoricalReplacement
+
+    return CategoricalReplacement(np.array([1, 3]), CATEGORIES, Q.copy())
+
+
+def clean_rows():
+    """N_DRAWS copies of one row: numeric 0.7 and -1.2, codes 2 and 0."""
+    return np.tile([0.7, 2.0, -1.2, 0.0], (N_DRAWS, 1))
+
+
+def assert_replacement_frequencies(noisy: np.ndarray, clean: np.ndarray) -> None:
+    """Each categorical value stays w.p. 1 - q + q/K, becomes each other category w.p. q/K."""
+    for column, codes, q in zip([1, 3], CATEGORIES, Q, strict=True):
+        values = noisy[:, column]
+        assert set(np.unique(values)) <= set(codes.tolist())
+        K, kept = len(codes), clean[0, column]
+        for code in codes:
+            expected = 1 - q + q / K if code == kept else q / K
+            assert np.mean(values == code) == pytest.approx(expected, abs=FREQUENCY_TOL), code
+    # Numeric columns are untouched, bit for bit.
+    np.testing.assert_array_equal(noisy[:, [0, 2]], clean[:, [0, 2]])
+
+
+def test_categorical_replacement_numpy_draw_frequencies():
+    rows = clean_rows()
+    replacement().replace_numpy_(rows, np.random.default_rng(0))
+    assert_replacement_frequencies(rows, clean_rows())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_categorical_replacement_torch_draw_frequencies(dtype):
+    rows = torch.as_tensor(clean_rows(), dtype=dtype)
+    out = replacement().replace_(rows, torch.Generator().manual_seed(0))
+    assert out is rows and out.dtype == dtype
+    clean = torch.as_tensor(clean_rows(), dtype=dtype).double().numpy()  # as the tensor holds it
+    assert_replacement_frequencies(rows.double().numpy(), clean)
+
+
+def test_categorical_replacement_is_seeded_and_fresh_per_draw():
+    noise = replacement()
+    a, b, c = clean_rows()[:500], clean_rows()[:500], clean_rows()[:500]
+    noise.replace_numpy_(a, np.random.default_rng(1))
+    noise.replace_numpy_(b, np.random.default_rng(1))
+    noise.replace_numpy_(c, np.random.default_rng(2))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    t1, t2 = torch.as_tensor(clean_rows()[:500]), torch.as_tensor(clean_rows()[:500])
+    noise.replace_(t1, torch.Generator().manual_seed(1))
+    noise.replace_(t2, torch.Generator().manual_seed(1))
+    assert torch.equal(t1, t2)
+
+
+def test_categorical_replacement_with_q_zero_or_one_category_keeps_every_value():
+    from sksmooth.noise import CategoricalReplacement
+
+    never = CategoricalReplacement(np.array([1, 3]), CATEGORIES, np.array([0.0, 0.0]))
+    rows = clean_rows()[:2000]
+    never.replace_numpy_(rows, np.random.default_rng(0))
+    np.testing.assert_array_equal(rows, clean_rows()[:2000])
+    single = CategoricalReplacement(np.array([0]), (np.array([4.0]),), np.array([0.9]))
+    rows = torch.full((2000, 2), 4.0)
+    single.replace_(rows, torch.Generator().manual_seed(0))
+    assert torch.all(rows == 4.0)
+
+
+def test_categorical_replacement_n_categories_and_unknown_codes():
+    noise = replacement()
+    np.testing.assert_array_equal(noise.n_categories, [3, 4])
+    X = np.array([[0.7, 2.0, 9.9, 0.0], [0.1, 5.0, 3.0, 3.0]])
+    assert noise.unknown_codes(X) == []  # numeric columns are never checked
+    X_bad = np.array([[0.7, 1.0, 0.0, 0.0], [0.1, 4.0, 0.0, 7.0], [0.0, 0.0, 0.0, 9.0]])
+    # The first unknown code of each column.
+    assert noise.unknown_codes(X_bad) == [(1, 1.0), (3, 7.0)]
+    assert noise.unknown_codes(np.array([[0.0, 0.0, 0.0, 2.5]])) == [(3, 2.5)]
+
+
+# ------------------------------------------------ make_noise_model with categorical columns
+
+
+def categorical_model(sigma=0.5, *, noise="gaussian", categorical_noise=0.2, **kwargs):
+    """Four columns; 1 and 3 categorical with CATEGORIES."""
+    return make_noise_model(
+        noise,
+        sigma,
+        n_features=4,
+        feature_names=kwargs.pop("feature_names", ["amount", "merchant", "age", "channel"]),
+        categorical_columns=kwargs.pop("categorical_columns", [1, 3]),
+        categories=kwargs.pop("categories", CATEGORIES),
+        categorical_noise=categorical_noise,
+        **kwargs,
+    )
+
+
+def test_scalar_sigma_skips_categorical_columns():
+    model = categorical_model(0.5)
+    np.testing.assert_array_equal(model.scales, [0.5, 0.0, 0.5, 0.0])
+    assert model.scalar and model.sigma == 0.5
+    assert model.n_noised == 2 and model.n_categorical == 2
+    np.testing.assert_array_equal(model.categorical.columns, [1, 3])
+    np.testing.assert_array_equal(model.categorical.probability, [0.2, 0.2])
+    assert len(model.categorical.categories) == 2
+
+
+def test_sigma_zero_on_categorical_columns_is_accepted_in_arrays_and_mappings():
+    array = categorical_model([0.5, 0.0, 2.0, 0.0])
+    np.testing.assert_array_equal(array.scales, [0.5, 0.0, 2.0, 0.0])
+    assert not array.scalar
+    mapping = categorical_model({"amount": 0.5, "merchant": 0.0})
+    np.testing.assert_array_equal(mapping.scales, [0.5, 0.0, 0.0, 0.0])
+    import pandas as pd
+
+    series = categorical_model(pd.Series({"age": 1.0}))
+    np.testing.assert_array_equal(series.scales, [0.0, 0.0, 1.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    "sigma, names",
+    [
+        ([0.5, 0.1, 0.5, 0.0], r"\['merchant'\]"),
+        ([0.5, 0.1, 0.5, 0.3], r"\['merchant', 'channel'\]"),
+        ({"amount": 0.5, "channel": 0.2}, r"\['channel'\]"),
+        ("series", r"\['merchant'\]"),
+    ],
+)
+def test_sigma_on_a_categorical_column_is_an_error(sigma, names):
+    if sigma == "series":
+        import pandas as pd
+
+        sigma = pd.Series({"merchant": 1.0, "age": 0.5})
+    with pytest.raises(ValueError, match=f"categorical column\\(s\\) {names} a sigma other than 0"):
+        categorical_model(sigma)
+
+
+def test_sigma_on_a_categorical_column_without_names_is_named_by_index():
+    with pytest.raises(ValueError, match=r"categorical column\(s\) \[3\] a sigma other than 0"):
+        categorical_model([0.5, 0.0, 0.5, 1.0], feature_names=None)
+
+
+def test_per_column_categorical_noise():
+    model = categorical_model(categorical_noise=[0.0, 0.5])
+    np.testing.assert_array_equal(model.categorical.probability, [0.0, 0.5])
+    model = categorical_model(categorical_noise=np.array([0.1, 0.999]))
+    np.testing.assert_array_equal(model.categorical.probability, [0.1, 0.999])
+
+
+@pytest.mark.parametrize(
+    "categorical_noise, error, message",
+    [
+        (1.0, ValueError, r"must be in \[0, 1\).*got \[1.0, 1.0\]"),
+        (-0.1, ValueError, r"must be in \[0, 1\)"),
+        (np.nan, ValueError, r"must be in \[0, 1\)"),
+        (np.inf, ValueError, r"must be in \[0, 1\)"),
+        ([0.1, 1.5], ValueError, r"must be in \[0, 1\).*got \[0.1, 1.5\]"),
+        ([0.1, np.nan], ValueError, r"must be in \[0, 1\)"),
+        ([0.1, 0.2, 0.3], ValueError, r"shape \(3,\); give one value, or one per categorical"),
+        ([[0.1, 0.2]], ValueError, r"shape \(1, 2\)"),
+        (True, TypeError, "must be a number or numbers, got True"),
+        ("0.1", TypeError, "must be a number or numbers, got '0.1'"),
+        (None, TypeError, "must be a number or numbers, got None"),
+        (["a", "b"], TypeError, "must be a number or numbers"),
+    ],
+)
+def test_bad_categorical_noise_is_named(categorical_noise, error, message):
+    with pytest.raises(error, match=message):
+        categorical_model(categorical_noise=categorical_noise)
+
+
+def test_categorical_noise_is_not_checked_without_categorical_columns():
+    # As for HistGradientBoosting, parameters that do not apply are not read.
+    model = make_noise_model("gaussian", 0.5, n_features=3, categorical_noise=1.5)
+    assert model.categorical is None and model.n_categorical == 0
+
+
+@pytest.mark.parametrize(
+    "sigma, categorical_columns, message",
+    [
+        ([0.0, 0.0, 0.0, 0.0], [1, 3], "sigma is 0 on every column"),
+        (0.5, [0, 1, 2, 3], "sigma is 0 on every numeric column"),
+    ],
+)
+def test_no_noised_numeric_column_is_an_error(sigma, categorical_columns, message):
+    with pytest.raises(ValueError, match=message):
+        categorical_model(
+            sigma,
+            categorical_columns=categorical_columns,
+            categories=tuple(np.array([0.0, 1.0]) for _ in categorical_columns),
+        )
+
+
+def test_noisy_copy_adds_gaussian_noise_to_numeric_columns_and_replaces_categories():
+    model = categorical_model([0.5, 0.0, 2.0, 0.0], categorical_noise=[0.3, 0.6])
+    clean = clean_rows()
+    noisy = model.noisy_copy(clean, np.random.default_rng(0))
+    for column, sigma in [(0, 0.5), (2, 2.0)]:
+        z = (noisy[:, column] - clean[:, column]) / sigma
+        assert stats.kstest(z, stats.norm.cdf).pvalue > 1e-4
+    # The categorical columns: replacement only, so every value is a category code.
+    replaced = noisy.copy()
+    replaced[:, [0, 2]] = clean[:, [0, 2]]
+    assert_replacement_frequencies(replaced, clean)
+
+
+def test_noisy_batch_replaces_categories_on_torch_rows():
+    model = categorical_model(0.5, categorical_noise=[0.3, 0.6])
+    rows = torch.as_tensor(clean_rows())
+    model.noisy_batch_(rows, torch.Generator().manual_seed(0))
+    noisy = rows.numpy()
+    assert abs(np.std(noisy[:, 0] - 0.7) / 0.5 - 1) < 0.02
+    replaced = noisy.copy()
+    replaced[:, [0, 2]] = clean_rows()[:, [0, 2]]
+    assert_replacement_frequencies(replaced, clean_rows())
+
+
+def test_radius_with_changes_at_zero_is_the_radius():
+    p = np.array([0.3, 0.6, 0.9, 0.999])
+    model = categorical_model(0.5)
+    for norm in ("l2", "linf"):
+        np.testing.assert_array_equal(model.radius_with_changes(p, norm, 0), model.radius(p, norm))
+        table = model.radii_with_changes(p, norm)
+        assert table.shape == (4, 3)
+        np.testing.assert_array_equal(table[:, 0], model.radius(p, norm))
+        assert np.all(np.diff(table, axis=1) <= 0)
+    assert model.radius_with_changes(np.array([0.999]), "l2", 1)[0] > 0
+
+
+def test_radius_with_changes_needs_gaussian_noise_and_categorical_columns():
+    p = np.array([0.9])
+    laplace = categorical_model(0.5, noise="laplace")
+    np.testing.assert_array_equal(laplace.radius_with_changes(p, "l1", 0), laplace.radius(p, "l1"))
+    with pytest.raises(ValueError, match="derived for Gaussian noise"):
+        laplace.radius_with_changes(p, "l1", 1)
+    assert laplace.radii_with_changes(p, "l1") is None
+    plain = make_noise_model("gaussian", 0.5, n_features=3)
+    with pytest.raises(ValueError, match="no categorical columns"):
+        plain.radius_with_changes(p, "l2", 1)
+    assert plain.radii_with_changes(p, "l2") is None

@@ -99,7 +99,8 @@ class _Group:
     size: int
 
 
-def _check_changes(n_changes) -> None:
+def check_changes(n_changes) -> None:
+    """Raise a ValueError unless ``n_changes`` is an integer >= 0."""
     if isinstance(n_changes, bool) or not isinstance(n_changes, (int, np.integer)) or n_changes < 0:
         raise ValueError(f"n_changes must be an integer >= 0, got {n_changes!r}.")
 
@@ -263,12 +264,12 @@ def joint_unit_radius(p_lower, n_changes: int, *, n_categories, replace_probabil
     >>> joint_unit_radius([0.99], 0, n_categories=[7, 3], replace_probability=0.5).round(4)
     array([2.3263])
     >>> joint_unit_radius([0.99], 1, n_categories=[7, 3], replace_probability=0.5).round(4)
-    array([1.2395])
+    array([1.8096])
     """
     p = np.asarray(p_lower, dtype=float)
     shape = p.shape
     p = p.reshape(-1)
-    _check_changes(n_changes)
+    check_changes(n_changes)
     groups, unprotected = _groups(n_categories, replace_probability)
     if n_changes > 0 and unprotected:
         return np.zeros(shape)
@@ -313,7 +314,7 @@ def joint_required_probability(
     >>> round(joint_required_probability(1.0, 0, n_categories=[3], replace_probability=0.5), 6)
     0.841345
     """
-    _check_changes(n_changes)
+    check_changes(n_changes)
     groups, unprotected = _groups(n_categories, replace_probability)
     if n_changes > 0 and unprotected:
         return 1.0
@@ -347,8 +348,8 @@ def categorical_required_probability(n_changes: int, *, n_categories, replace_pr
     Examples
     --------
     >>> from sksmooth.certification._categorical import categorical_required_probability
-    >>> categorical_required_probability(1, n_categories=[2], replace_probability=0.5)
-    0.75
+    >>> round(categorical_required_probability(1, n_categories=[2], replace_probability=0.5), 6)
+    0.833333
     """
     return joint_required_probability(
         0.0, n_changes, n_categories=n_categories, replace_probability=replace_probability

@@ -111,18 +111,23 @@ def pandas_codes(X, mask: np.ndarray, known: dict | None = None):
             )
         categories = list(dtype.categories)
         if known is not None and known.get(index) != categories:
+            fitted = known.get(index)
+            was = "plain codes" if fitted is None else f"the categories {fitted}"
             raise ValueError(
-                f"Column {name!r} has categories {categories}, but was fitted with "
-                f"{known.get(index)}; its codes would mean other categories."
+                f"Column {name!r} has categories {categories}, but was fitted with {was}; "
+                "its codes would mean other categories."
             )
         codes = X.iloc[:, index].cat.codes.to_numpy()
         if np.any(codes < 0):
             raise ValueError(f"Categorical column {name!r} holds missing values (NaN).")
         found[index] = categories
-        converted[name] = codes.astype(np.float64)
+        converted[index] = codes.astype(np.float64)
     if not converted:
         return X, {}
-    return X.assign(**converted), found
+    X = X.copy(deep=False)  # the user's frame keeps its columns
+    for index, codes in converted.items():
+        X.isetitem(index, codes)  # by position: any column names, duplicates included
+    return X, found
 
 
 def check_codes(X: np.ndarray, columns: np.ndarray, feature_names=None) -> None:
@@ -136,7 +141,11 @@ def check_codes(X: np.ndarray, columns: np.ndarray, feature_names=None) -> None:
     """
     for column in columns:
         values = X[:, column]
-        name = f"column {column}" if feature_names is None else f"column {feature_names[column]!r}"
+        name = (
+            f"column {column}"
+            if feature_names is None
+            else f"column {str(feature_names[column])!r}"
+        )
         problem = None
         if not np.all(np.isfinite(values)):
             problem = "NaN or infinite values"

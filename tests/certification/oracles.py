@@ -32,3 +32,48 @@ class LinearThreshold(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         return (X @ self.w + self.b > 0).astype(int)
+
+
+class CategoryIn(ClassifierMixin, BaseEstimator):
+    """f(x) = 1[x[column] in categories]: depends on one categorical column only.
+
+    Under random replacement (keep with probability ``1 - q``, else uniform
+    over the ``K`` categories) its smoothed probability of class 1 is
+    ``q * m / K + (1 - q) * 1[x[column] in categories]``, ``m`` the size of
+    the set, whatever the other columns.
+    """
+
+    def __init__(self, column=0, categories=()):
+        self.column = column
+        self.categories = categories
+
+    def fit(self, X=None, y=None):
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict(self, X):
+        return np.isin(X[:, self.column], self.categories).astype(int)
+
+
+class LinearWithCategoryScores(ClassifierMixin, BaseEstimator):
+    """f(x) = 1[w.x + b + scores[x[column]] > 0], with ``w[column] = 0``.
+
+    Under Gaussian noise of scale sigma on the other columns and random
+    replacement on ``column``, its smoothed probability of class 1 is the
+    mixture ``sum_c P(draw c) Phi((w.x + b + scores[c]) / (sigma ||w||))``.
+    """
+
+    def __init__(self, w=None, b=0.0, column=0, scores=None):
+        self.w = w
+        self.b = b
+        self.column = column
+        self.scores = scores
+
+    def fit(self, X=None, y=None):
+        self.classes_ = np.array([0, 1])
+        self.n_features_in_ = len(self.w)
+        return self
+
+    def predict(self, X):
+        codes = X[:, self.column].astype(int)
+        return (X @ self.w + self.b + np.asarray(self.scores)[codes] > 0).astype(int)
