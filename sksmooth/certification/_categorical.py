@@ -59,6 +59,17 @@ same ``(K_j, q_j)`` are interchangeable, so the choices are counted per
 group of equal fields. A field with one category cannot change; a field
 with ``q_j = 0`` can never be certified against (``p^*`` is 1).
 
+**Many distinct fields.** The choices grow combinatorially with the number
+of distinct fields (``C(m, k) 3^k`` atoms for ``m`` fields all distinct).
+Beyond a budget of atoms per ``k`` the certificate is taken for ``k``
+copies of one *dominating* field instead, which keeps its value with
+probability ``max_j beta_j`` and switches with ``min_j gamma_j``: every
+field's pair of distributions is obtained from that field's by a fixed
+random relabelling (keep and switch mixed symmetrically, and "other" spread
+evenly over keep and switch), so by data processing its certificate is
+smaller than every real choice's: sound, and exact when the fields share
+``(K, q)``.
+
 **Numerics.** ``lambda`` and ``Delta`` are found by bisection, each keeping
 the side of its bracket that errs towards a smaller certificate, and the
 condition is checked on the upper tails (``1 - p``), which keep their
@@ -88,6 +99,9 @@ _GRID_POINTS = 1025
 _RADIUS_ITERATIONS = 30
 _LEVEL_ITERATIONS = 48
 _BRACKET = 40.0
+# Atoms summed over the choices of fields enumerated for one k; beyond it,
+# the dominating field (exact up to 6 distinct fields, C(6, 4) 3^4 = 1215).
+_EXACT_BUDGET = 2000
 
 
 @dataclass(frozen=True)
@@ -162,6 +176,22 @@ def _worst_case_counts(groups: list[_Group], n_changes: int):
 def _level_index(q_mass: np.ndarray) -> int:
     """Index of the first atom (values sorted) at which the cumulative ``q`` reaches 1/2."""
     return min(int(np.searchsorted(np.cumsum(q_mass), 0.5, side="left")), len(q_mass) - 1)
+
+
+def _candidate_atoms(groups: list[_Group], n_changes: int) -> list:
+    """The atoms of every worst-case choice of fields, or of the dominating field.
+
+    See "Many distinct fields" in the module docstring.
+    """
+    choices = list(_worst_case_counts(groups, n_changes))
+    size = sum(int(np.prod([2 * c + 1 for c in counts])) for counts in choices)
+    if size <= _EXACT_BUDGET:
+        return [_atoms(groups, counts) for counts in choices]
+    n_changed = sum(choices[0])
+    dominating = _Group(
+        stay=max(g.stay for g in groups), switch=min(g.switch for g in groups), size=n_changed
+    )
+    return [_atoms([dominating], (n_changed,))]
 
 
 def _discrete_tail(values, p_mass, q_mass) -> float:
@@ -277,8 +307,7 @@ def joint_unit_radius(p_lower, n_changes: int, *, n_categories, replace_probabil
     candidates = p > 0.5
     unique, inverse = np.unique(p[candidates], return_inverse=True)
     radius = np.full(unique.shape, np.inf)
-    for counts in _worst_case_counts(groups, n_changes):
-        atoms = _atoms(groups, counts)
+    for atoms in _candidate_atoms(groups, n_changes):
         radius = np.minimum(radius, _radius_for_atoms(1.0 - unique, *atoms))
     out = np.zeros(p.shape)
     out[candidates] = radius[inverse]
@@ -319,8 +348,7 @@ def joint_required_probability(
     if n_changes > 0 and unprotected:
         return 1.0
     tails = []
-    for counts in _worst_case_counts(groups, n_changes):
-        atoms = _atoms(groups, counts)
+    for atoms in _candidate_atoms(groups, n_changes):
         if unit_radius == 0:
             tails.append(_discrete_tail(*atoms))
         else:

@@ -24,6 +24,10 @@ What each test proves (tolerances in brackets):
   categories) overstates it.
 - Edge cases: q = 0 on a changeable field, single-category fields, p <= 1/2,
   p = 1 - 1e-12, and invalid ``n_changes``.
+- Beyond the enumeration budget, the dominating field gives radii never above
+  the exact ones [1e-12] and equal to them when every field shares (K, q)
+  [1e-12]; a wrong "dominating" field (the mean field instead of the
+  extremes) overstates some radius, so the comparison has bite.
 """
 
 import itertools
@@ -34,6 +38,7 @@ from scipy import optimize, special
 from sklearn.frozen import FrozenEstimator
 
 from sksmooth import SmoothedClassifier
+from sksmooth.certification import _categorical
 from sksmooth.certification._categorical import (
     categorical_required_probability,
     joint_required_probability,
@@ -307,3 +312,46 @@ def test_bad_number_of_changes_is_rejected(n_changes):
         joint_required_probability(0.1, n_changes, n_categories=[3], replace_probability=0.2)
     with pytest.raises(ValueError, match="n_changes"):
         categorical_required_probability(n_changes, n_categories=[3], replace_probability=0.2)
+
+
+DOMINATED = [
+    ([3, 5, 7, 11], [0.3, 0.5, 0.4, 0.6]),
+    ([2, 30, 7], [0.5, 0.5, 0.2]),
+]
+P_SPREAD = np.linspace(0.9, 1 - 1e-6, 60)
+
+
+def _radii_without_enumeration(monkeypatch, n_categories, q, k):
+    monkeypatch.setattr(_categorical, "_EXACT_BUDGET", 0)
+    return joint_unit_radius(P_SPREAD, k, n_categories=n_categories, replace_probability=q)
+
+
+@pytest.mark.parametrize(("n_categories", "q"), DOMINATED)
+def test_dominating_field_is_never_above_the_exact_radius(monkeypatch, n_categories, q):
+    for k in range(1, len(n_categories) + 1):
+        exact = joint_unit_radius(P_SPREAD, k, n_categories=n_categories, replace_probability=q)
+        bound = _radii_without_enumeration(monkeypatch, n_categories, q, k)
+        monkeypatch.undo()
+        assert np.all(bound <= exact + 1e-12)
+
+
+def test_dominating_field_is_exact_for_equal_fields(monkeypatch):
+    exact = joint_unit_radius(P_SPREAD, 2, n_categories=[5, 5, 5], replace_probability=0.4)
+    bound = _radii_without_enumeration(monkeypatch, [5, 5, 5], 0.4, 2)
+    np.testing.assert_allclose(bound, exact, rtol=0, atol=1e-12)
+
+
+def test_a_mean_field_would_overstate(monkeypatch):
+    """The extremes matter: a field of average keep and switch probabilities is not dominating."""
+
+    def mean_field(groups, n_changes):
+        n_changed = min(n_changes, sum(g.size for g in groups))
+        stay = float(np.mean([g.stay for g in groups]))
+        switch = float(np.mean([g.switch for g in groups]))
+        return [_categorical._atoms([_categorical._Group(stay, switch, n_changed)], (n_changed,))]
+
+    n_categories, q = DOMINATED[0]
+    exact = joint_unit_radius(P_SPREAD, 1, n_categories=n_categories, replace_probability=q)
+    monkeypatch.setattr(_categorical, "_candidate_atoms", mean_field)
+    wrong = joint_unit_radius(P_SPREAD, 1, n_categories=n_categories, replace_probability=q)
+    assert np.any(wrong > exact + 1e-6)
