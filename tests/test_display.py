@@ -402,3 +402,40 @@ def test_estimator_html_diagrams_show_their_parameters():
         assert "max_epochs" in markup  # the skorch net's own settings are shown too
         assert "Not fitted" in markup
     assert ">sigma<" in smoothed._repr_html_()  # what a notebook shows
+
+
+def test_certified_accuracy_display_at_k_categorical_changes():
+    base = random_result(3, n_classes=2)
+    table = np.stack([base.radius, base.radius * 0.5], axis=1)
+    result = CertificationResult(
+        **{f: getattr(base, f) for f in ("label", "radius", "p_lower", "abstained", "n_samples")},
+        sigma=0.25,
+        alpha=0.001,
+        y_true=base.y_true,
+        categorical_radius=table,
+        categorical_features=np.array([0]),
+        categorical_noise=np.array([0.3]),
+    )
+    plain = CertifiedAccuracyDisplay.from_result(result)
+    one = CertifiedAccuracyDisplay.from_result(result, categorical_changes=1, ax=plain.ax_)
+    view = result.with_categorical_changes(1)
+    np.testing.assert_allclose(one.certified_accuracy, reference_curve(view, one.radii))
+    assert legend_texts(plain.ax_) == ["sigma=0.25", "sigma=0.25, 1 categorical change(s)"]
+    with pytest.raises(ValueError, match="between 0 and the 1"):
+        CertifiedAccuracyDisplay.from_result(result, categorical_changes=2)
+
+
+def test_html_view_shows_every_categorical_count():
+    base = random_result(4, n_classes=2)
+    result = CertificationResult(
+        **{f: getattr(base, f) for f in ("label", "radius", "p_lower", "abstained", "n_samples")},
+        sigma=0.25,
+        alpha=0.001,
+        y_true=base.y_true,
+        categorical_radius=np.stack([base.radius, base.radius * 0.5], axis=1),
+        categorical_features=np.array([0]),
+        categorical_noise=np.array([0.3]),
+    )
+    page = result._repr_html_()
+    assert "radius_k1" in page and "|k=1" in page
+    assert "categorical column(s) held fixed" in page

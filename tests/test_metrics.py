@@ -338,3 +338,76 @@ def test_certified_scorer_takes_the_norm_of_the_certificates(smoothed_pipe, data
     assert scorer(smoothed_pipe, X[:40], y[:40]) == certified_accuracy(y[:40], result, 0.1)
     with pytest.raises(ValueError, match="norm must be None or one of"):
         make_certified_scorer(0.25, norm="l7")
+
+
+# ------------------------------------------------------------ categorical changes
+
+# Five rows, one categorical column: the radius with k = 1 switched field, 0 where
+# not certified against a switch.
+CATEGORICAL = CertificationResult(
+    label=np.array(["a", "b", "a", "b", "b"]),
+    radius=np.array([0.8, 0.3, 0.9, 0.0, 0.1]),
+    p_lower=np.array([0.99, 0.9, 0.99, 0.4, 0.7]),
+    abstained=np.array([False, False, False, True, False]),
+    n_samples=np.full(5, 100),
+    sigma=0.5,
+    alpha=0.001,
+    y_true=Y,
+    categorical_radius=np.array([[0.8, 0.5], [0.3, 0.0], [0.9, 0.6], [0.0, 0.0], [0.1, 0.05]]),
+    categorical_features=np.array([2]),
+    categorical_noise=np.array([0.5]),
+)
+
+
+def test_metrics_read_a_result_at_k_changes_by_hand():
+    one = CATEGORICAL.with_categorical_changes(1)
+    # Correct rows: 0 (0.5 with a switch), 1 (not certified with one), 4 (0.05).
+    assert certified_accuracy(Y, one, 0.0) == pytest.approx(2 / 5)
+    assert certified_accuracy(Y, one, 0.1) == pytest.approx(1 / 5)
+    assert average_certified_radius(Y, one) == pytest.approx((0.5 + 0.05) / 5)
+    assert CATEGORICAL.certified_accuracy(0.1, categorical_changes=1) == pytest.approx(1 / 5)
+    radii, accuracy = certified_accuracy_curve(Y, CATEGORICAL, categorical_changes=1)
+    assert radii.tolist() == [0.0, 0.05, 0.5]
+    np.testing.assert_allclose(accuracy, [2 / 5, 2 / 5, 1 / 5])
+    _, plain = certified_accuracy_curve(Y, CATEGORICAL, [0.0, 0.1], categorical_changes=0)
+    np.testing.assert_allclose(plain, [3 / 5, 2 / 5])
+
+
+def test_categorical_scorer_equals_the_metric_by_hand():
+    X, y = make_fraud(1500, fraud_rate=0.2, random_state=0)
+    pipe = make_pipeline(
+        make_fraud_preprocessor("ordinal").set_output(transform="pandas"),
+        SmoothedClassifier(
+            LogisticRegression(max_iter=300),
+            sigma=0.25,
+            categorical_features=["merchant_category", "channel"],
+            categorical_noise=0.5,
+            n=400,
+            random_state=0,
+        ),
+    ).fit(X[:1200], y[:1200])
+    X_test, y_test = X[1200:1320], y[1200:1320].to_numpy()
+    result = certify(pipe, X_test, y_test, n=400)
+    for k in (0, 1, 2):
+        scorer = make_certified_scorer(0.1, categorical_changes=k, metric="recall", n=400)
+        expected = certified_recall(y_test, result.with_categorical_changes(k), 0.1)
+        assert scorer(pipe, X_test, y_test) == expected
+    # Switching a category is certified for some frauds, and costs certificates.
+    assert 0 < certified_accuracy(y_test, result.with_categorical_changes(1), 0.0)
+    assert certified_accuracy(y_test, result.with_categorical_changes(1), 0.1) <= (
+        certified_accuracy(y_test, result, 0.1)
+    )
+    with pytest.raises(ValueError, match="3 categorical change"):
+        make_certified_scorer(0.1, categorical_changes=3, n=400)(pipe, X_test, y_test)
+
+
+@pytest.mark.parametrize(
+    ("value", "error"), [(-1, ValueError), (1.5, TypeError), (True, TypeError), ("1", TypeError)]
+)
+def test_categorical_scorer_rejects_a_bad_count(value, error):
+    with pytest.raises(error, match="categorical_changes"):
+        make_certified_scorer(0.1, categorical_changes=value)
+
+
+def test_categorical_scorer_names_its_count():
+    assert "categorical_changes=1" in repr(make_certified_scorer(0.1, categorical_changes=1))
