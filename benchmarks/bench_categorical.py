@@ -35,8 +35,8 @@ import argparse
 import inspect
 import math
 import os
-import platform
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -45,6 +45,9 @@ import torch
 from sklearn.metrics import accuracy_score, recall_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import certification_rows, cpu_name  # noqa: E402
 
 from sksmooth import SmoothedClassifier, certify, make_fraud
 from sksmooth.datasets import CATEGORICAL_COLUMNS, make_fraud_preprocessor
@@ -55,17 +58,6 @@ SIGMA = 0.25
 RADIUS = 0.25  # numeric L2 radius, in standard deviations of the scaled columns
 CHANGES = (0, 1, 2)  # switched categories
 ONE_HOT = "one-hot, every column noised"
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 class QuietClock:
@@ -180,13 +172,7 @@ def main() -> None:
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, train_size=args.n_train, stratify=y, random_state=0
     )
-    rng = np.random.default_rng(0)
-    rows = np.concatenate(
-        [
-            rng.choice(np.flatnonzero(y_test == 1), args.frauds, replace=False),
-            rng.choice(np.flatnonzero(y_test == 0), args.legit, replace=False),
-        ]
-    )
+    rows = certification_rows(y_test, args.frauds, args.legit)
     X_cert, y_cert = X_test.iloc[rows], y_test.iloc[rows]
 
     def smoothed(**params) -> SmoothedClassifier:

@@ -20,7 +20,8 @@ Then the median per-feature change of certified frauds, in the data's units.
 from __future__ import annotations
 
 import argparse
-import platform
+import os
+import sys
 import time
 from dataclasses import replace
 
@@ -30,6 +31,9 @@ import torch
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
+sys.path.insert(0, os.path.dirname(__file__))
+from common import certification_rows, cpu_name  # noqa: E402
+
 from sksmooth import SmoothedClassifier, certify, make_fraud
 from sksmooth.datasets import make_fraud_preprocessor
 from sksmooth.metrics import certified_recall
@@ -38,17 +42,6 @@ from sksmooth.nets import make_mlp_classifier
 ATTACKER_COLUMNS = ["amount", "hours_since_last_txn", "txn_velocity_24h", "distance_from_home_km"]
 SIGMA = 0.5
 RADII = (0.0, 0.25, 0.5, 1.0)
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:
@@ -66,28 +59,25 @@ def main() -> None:
     X_train, X_pool, y_train, y_pool = train_test_split(
         X, y, train_size=args.n_train, stratify=y, random_state=0
     )
-    rng = np.random.default_rng(0)
-    rows = np.concatenate(
-        [
-            rng.choice(np.flatnonzero(y_pool == 1), args.frauds, replace=False),
-            rng.choice(np.flatnonzero(y_pool == 0), args.legit, replace=False),
-        ]
-    )
+    rows = certification_rows(y_pool, args.frauds, args.legit)
     X_test, y_test = X_pool.iloc[rows], y_pool.iloc[rows]
 
     preprocess = make_fraud_preprocessor().fit(X_train)
     columns = list(preprocess.get_feature_names_out())
-    attacker = np.array([any(c.endswith(f"__{a}") or c == a for a in ATTACKER_COLUMNS)
-                         for c in columns])
+    attacker = np.array(
+        [any(c.endswith(f"__{a}") or c == a for a in ATTACKER_COLUMNS) for c in columns]
+    )
     contenders = {
         "gaussian, every column": ("gaussian", SIGMA),
         "gaussian, attacker columns": ("gaussian", np.where(attacker, SIGMA, 0.0)),
         "laplace, attacker columns": ("laplace", np.where(attacker, SIGMA, 0.0)),
         "uniform, attacker columns": ("uniform", np.where(attacker, SIGMA, 0.0)),
     }
-    print(f"CPU: {cpu_name()}, torch threads {args.threads}; make_fraud, {args.n_train} "
-          f"training rows, {args.frauds} test frauds + {args.legit} legitimate, n0=100, "
-          f"n={args.n}, alpha=0.001, sigma={SIGMA} (scaled units)")
+    print(
+        f"CPU: {cpu_name()}, torch threads {args.threads}; make_fraud, {args.n_train} "
+        f"training rows, {args.frauds} test frauds + {args.legit} legitimate, n0=100, "
+        f"n={args.n}, alpha=0.001, sigma={SIGMA} (scaled units)"
+    )
     records, changes = [], {}
     for name, (noise, sigma) in contenders.items():
         net = make_mlp_classifier(
