@@ -5,6 +5,8 @@ from torch import nn
 
 from sksmooth.nets import MLPModule, make_mlp_classifier
 
+from .conftest import DEVICES
+
 
 def test_mlp_shapes_and_layers():
     module = MLPModule(input_units=3, output_units=4, hidden_units=(8, 5), dropout=0.1)
@@ -68,19 +70,7 @@ def test_mlp_categorical_one_hot_matches_manual_first_layer(dtype):
     assert not torch.equal(out[0], out[1])
 
 
-@pytest.mark.parametrize(
-    "device",
-    [
-        "cpu",
-        pytest.param(
-            "cuda",
-            marks=[
-                pytest.mark.gpu,
-                pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
-            ],
-        ),
-    ],
-)
+@pytest.mark.parametrize("device", DEVICES)
 def test_mlp_categorical_on_device_and_under_autocast(device):
     module = MLPModule(
         input_units=2, output_units=2, categorical_columns=[0], categories=[[0, 1]]
