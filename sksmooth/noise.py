@@ -516,9 +516,11 @@ def make_noise_model(
         Indices of the categorical columns, which get random replacement.
     categories : tuple of ndarray, default=()
         The sorted category codes of each categorical column.
-    categorical_noise : float or array-like of float, default=0.1
-        Replacement probability ``q`` in [0, 1), one for all categorical
-        columns or one each.
+    categorical_noise : float, array-like of float or mapping, default=0.1
+        Replacement probability ``q`` in [0, 1): one for all categorical
+        columns, one each in column order, or a mapping (or pandas Series)
+        ``{column name: q}`` read by name, unlisted categorical columns
+        getting 0. Checked even when there is no categorical column.
 
     Returns
     -------
@@ -588,6 +590,7 @@ def _column_names(columns, feature_names) -> list:
 
 def _with_categories(model, columns, categories, categorical_noise, feature_names) -> NoiseModel:
     """``model`` with the random replacement of its categorical columns, validated."""
+    q = _replacement_probabilities(categorical_noise, columns, feature_names)
     if columns.size == 0:
         return model
     if len(categories) != columns.size:
@@ -598,30 +601,60 @@ def _with_categories(model, columns, categories, categorical_noise, feature_name
         raise ValueError(
             "sigma is 0 on every numeric column: at least one numeric column must receive noise."
         )
-    if isinstance(categorical_noise, (str, bytes, bool)) or categorical_noise is None:
-        raise TypeError(
-            f"categorical_noise must be a number or numbers, got {categorical_noise!r}."
+    categorical = CategoricalReplacement(columns, tuple(categories), q)
+    return NoiseModel(model.noise, model.scales, model.sigma, categorical)
+
+
+def _replacement_probabilities(categorical_noise, columns, feature_names) -> np.ndarray:
+    """``categorical_noise`` as one probability per categorical column, checked even if none.
+
+    A number, one per categorical column in column order, or a mapping (a
+    pandas Series too) ``{column name: q}`` read by name, unlisted
+    categorical columns getting 0.
+    """
+    wrong_type = TypeError(
+        "categorical_noise must be a number, one number per categorical column, or a "
+        f"mapping of categorical column names; got {categorical_noise!r}."
+    )
+    if isinstance(categorical_noise, pd.Series):
+        # A Series names its entries: read it by name, never by position.
+        categorical_noise = dict(
+            zip(categorical_noise.index.astype(str), categorical_noise.to_numpy(), strict=True)
         )
+    if isinstance(categorical_noise, Mapping):
+        names = _column_names(columns, feature_names) if feature_names is not None else None
+        if names is None:
+            raise ValueError(
+                "categorical_noise is a mapping of column names, but the data has no column names."
+            )
+        unknown = [key for key in categorical_noise if key not in names]
+        if unknown:
+            raise ValueError(
+                f"categorical_noise names {unknown}, which are not categorical columns: {names}."
+            )
+        values = [categorical_noise.get(name, 0.0) for name in names]
+        if any(isinstance(v, (str, bytes, bool)) or v is None for v in values):
+            raise wrong_type
+        categorical_noise = values
+    if isinstance(categorical_noise, (str, bytes, bool)) or categorical_noise is None:
+        raise wrong_type
     try:
         q = np.array(categorical_noise, dtype=np.float64)
     except (TypeError, ValueError) as error:
-        raise TypeError(
-            f"categorical_noise must be a number or numbers, got {categorical_noise!r}."
-        ) from error
-    if q.ndim == 0:
-        q = np.full(columns.size, float(q))
-    if q.shape != (columns.size,):
-        raise ValueError(
-            f"categorical_noise has shape {q.shape}; give one value, or one per categorical "
-            f"column, shape ({columns.size},)."
-        )
+        raise wrong_type from error
     if not np.all(np.isfinite(q)) or np.any(q < 0) or np.any(q >= 1):
         raise ValueError(
             f"categorical_noise must be in [0, 1) (the probability of replacing a category); "
             f"got {q.tolist()}."
         )
-    categorical = CategoricalReplacement(columns, tuple(categories), q)
-    return NoiseModel(model.noise, model.scales, model.sigma, categorical)
+    if q.ndim == 0:
+        return np.full(columns.size, float(q))
+    if q.shape != (columns.size,):
+        raise ValueError(
+            f"categorical_noise has shape {q.shape}; give one value, or one per categorical "
+            f"column, shape ({columns.size},)."
+        )
+    return q
 
 
 def _is_number(value) -> bool:

@@ -350,6 +350,8 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     def _validated_training_data(self, X, y):
         """``validate_data`` with the categorical columns found, converted and learned."""
         if self.categorical_features is None:
+            if isinstance(X, pd.DataFrame):  # a category column gets a message naming it
+                pandas_codes(X, np.zeros(X.shape[1], dtype=bool))
             X, y = validate_data(self, X, y, dtype=np.float64)
             self.is_categorical_ = np.zeros(X.shape[1], dtype=bool)
             self.categories_, self._dtype_categories = (), {}
@@ -358,6 +360,14 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             validate_data(self, X, y, dtype=np.float64)
         names = list(X.columns) if isinstance(X, pd.DataFrame) else None
         mask = categorical_mask(self.categorical_features, X, np.shape(X)[1], names)
+        if isinstance(self.categorical_features, str) and not mask.any():
+            warnings.warn(
+                "categorical_features='from_dtype' found no column of pandas category dtype "
+                "(an OrdinalEncoder outputs numbers): no column is smoothed as categorical. "
+                "Name the categorical columns or give their indices instead.",
+                UserWarning,
+                stacklevel=3,
+            )
         X, dtype_categories = pandas_codes(X, mask)
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite=False)
         self._check_finite_codes(X, mask)

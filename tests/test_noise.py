@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy import optimize, special, stats
@@ -95,6 +96,7 @@ def test_radius_formulas_against_their_closed_forms():
     np.testing.assert_allclose(LaplaceNoise().radius(p, "linf", d), -b * np.log(2 - 2 * p) / d)
     half_width = math.sqrt(3)  # uniform on [-l, l] at std 1 (Yang et al.: 2 l (p - 1/2))
     np.testing.assert_allclose(UniformNoise().radius(p, "l1", d), 2 * half_width * (p - 0.5))
+
     # L-infinity: the cubes' overlap (1 - r / (2 l))^d must exceed 3/2 - p.
     def overlap_gap(r, q):
         return (1 - r / (2 * half_width)) ** d - (1.5 - q)
@@ -365,7 +367,7 @@ def test_per_column_categorical_noise():
 @pytest.mark.parametrize(
     "categorical_noise, error, message",
     [
-        (1.0, ValueError, r"must be in \[0, 1\).*got \[1.0, 1.0\]"),
+        (1.0, ValueError, r"must be in \[0, 1\).*got 1.0"),
         (-0.1, ValueError, r"must be in \[0, 1\)"),
         (np.nan, ValueError, r"must be in \[0, 1\)"),
         (np.inf, ValueError, r"must be in \[0, 1\)"),
@@ -373,10 +375,10 @@ def test_per_column_categorical_noise():
         ([0.1, np.nan], ValueError, r"must be in \[0, 1\)"),
         ([0.1, 0.2, 0.3], ValueError, r"shape \(3,\); give one value, or one per categorical"),
         ([[0.1, 0.2]], ValueError, r"shape \(1, 2\)"),
-        (True, TypeError, "must be a number or numbers, got True"),
-        ("0.1", TypeError, "must be a number or numbers, got '0.1'"),
-        (None, TypeError, "must be a number or numbers, got None"),
-        (["a", "b"], TypeError, "must be a number or numbers"),
+        (True, TypeError, "must be a number, .* got True"),
+        ("0.1", TypeError, "must be a number, .* got '0.1'"),
+        (None, TypeError, "must be a number, .* got None"),
+        (["a", "b"], TypeError, "must be a number, one number per categorical column"),
     ],
 )
 def test_bad_categorical_noise_is_named(categorical_noise, error, message):
@@ -384,10 +386,47 @@ def test_bad_categorical_noise_is_named(categorical_noise, error, message):
         categorical_model(categorical_noise=categorical_noise)
 
 
-def test_categorical_noise_is_not_checked_without_categorical_columns():
-    # As for HistGradientBoosting, parameters that do not apply are not read.
-    model = make_noise_model("gaussian", 0.5, n_features=3, categorical_noise=1.5)
+def test_categorical_noise_is_checked_without_categorical_columns():
+    # A wrong value is a mistake whether or not it is used yet.
+    model = make_noise_model("gaussian", 0.5, n_features=3, categorical_noise=0.3)
     assert model.categorical is None and model.n_categorical == 0
+    with pytest.raises(ValueError, match=r"must be in \[0, 1\)"):
+        make_noise_model("gaussian", 0.5, n_features=3, categorical_noise=1.5)
+
+
+def test_categorical_noise_as_a_mapping_is_read_by_name():
+    names = np.array(["amount", "merchant", "channel"])
+    for noise in ({"channel": 0.5, "merchant": 0.1}, pd.Series({"channel": 0.5, "merchant": 0.1})):
+        model = make_noise_model(
+            "gaussian",
+            0.5,
+            n_features=3,
+            feature_names=names,
+            categorical_columns=[1, 2],
+            categories=(np.arange(3.0), np.arange(2.0)),
+            categorical_noise=noise,
+        )
+        np.testing.assert_array_equal(model.categorical.probability, [0.1, 0.5])
+    model = make_noise_model(
+        "gaussian",
+        0.5,
+        n_features=3,
+        feature_names=names,
+        categorical_columns=[1, 2],
+        categories=(np.arange(3.0), np.arange(2.0)),
+        categorical_noise={"channel": 0.5},
+    )
+    np.testing.assert_array_equal(model.categorical.probability, [0.0, 0.5])  # unlisted: 0
+    with pytest.raises(ValueError, match=r"names \['amount'\], which are not categorical"):
+        make_noise_model(
+            "gaussian",
+            0.5,
+            n_features=3,
+            feature_names=names,
+            categorical_columns=[1, 2],
+            categories=(np.arange(3.0), np.arange(2.0)),
+            categorical_noise={"amount": 0.5},
+        )
 
 
 @pytest.mark.parametrize(

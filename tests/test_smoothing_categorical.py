@@ -164,7 +164,11 @@ def test_every_spelling_gives_the_same_model(data):
 def test_no_categorical_column_is_the_plain_model(spec, data):
     # "from_dtype" on an array, or an empty list, finds no categorical column.
     X, y = data
-    clf = fitted(X, y, categorical_features=spec)
+    if spec == "from_dtype":  # found nothing: said, since the user asked for categories
+        with pytest.warns(UserWarning, match="found no column of pandas category dtype"):
+            clf = fitted(X, y, categorical_features=spec)
+    else:
+        clf = fitted(X, y, categorical_features=spec)
     assert not clf.is_categorical_.any() and clf.categories_ == ()
     plain = fitted(X, y)
     np.testing.assert_array_equal(clf.predict_proba(X[:20]), plain.predict_proba(X[:20]))
@@ -231,15 +235,15 @@ def test_categories_of_a_pandas_dtype_include_unused_ones(data):
     np.testing.assert_array_equal(clf.categories_[1], [0.0, 1.0, 2.0, 3.0, 4.0])
 
 
-def test_a_category_frame_can_be_predicted_as_its_codes(data):
+def test_a_category_column_given_back_as_numbers_is_an_error(data):
+    # Numbers in a frame may come from another encoding: read as codes they would
+    # silently mean other categories.
     X, y = data
     frame = as_category_frame(X)
     clf = fitted(frame, y, categorical_features="from_dtype")
-    codes = frame.assign(
-        merchant=frame["merchant"].cat.codes.astype(float),
-        channel=frame["channel"].cat.codes.astype(float),
-    )
-    np.testing.assert_array_equal(clf.predict_proba(codes[:20]), clf.predict_proba(frame[:20]))
+    codes = frame.assign(merchant=frame["merchant"].cat.codes.astype(float))
+    with pytest.raises(ValueError, match="'merchant' was fitted as a pandas category column"):
+        clf.predict_proba(codes[:20])
 
 
 # ------------------------------------------------------------------- bad input
@@ -670,7 +674,7 @@ def test_without_categorical_features_the_result_api_is_unchanged(data):
     out = fitted(X, y).certify(X[:10], y[:10])
     assert out.n_categorical == 0 and out.categorical_radius is None
     np.testing.assert_array_equal(out.radius_with_categorical_changes(0), out.radius)
-    with pytest.raises(ValueError, match="k must be between 0 and the 0 categorical"):
+    with pytest.raises(ValueError, match="have no categorical column: give the SmoothedClassifier"):
         out.radius_with_categorical_changes(1)
     assert not any("|k=" in c for c in out.summary().columns)
     assert not any(c.startswith("radius_k") for c in out.to_frame().columns)
@@ -797,3 +801,31 @@ def test_mlp_net_with_categorical_columns_trains_and_certifies(data):
     assert out.certified_accuracy(0.0) > 0.5
     loaded = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(loaded.predict(frame[:10]), clf.predict(frame[:10]))
+
+
+# --------------------------------------------- what a new user tries first
+
+
+def test_string_categorical_column_is_named(data):
+    X, y = data
+    frame = as_category_frame(X)
+    strings = frame.assign(merchant=frame["merchant"].astype(str))
+    with pytest.raises(ValueError, match="Categorical column 'merchant' holds .* values"):
+        fitted(strings, y, categorical_features=["merchant", "channel"])
+    clf = fitted(frame, y, categorical_features="from_dtype")
+    with pytest.raises(ValueError, match="'merchant' was fitted as a pandas category column"):
+        clf.predict(strings[:5])
+
+
+def test_category_column_without_categorical_features_is_named(data):
+    X, y = data
+    with pytest.raises(ValueError, match="'merchant' has category dtype but is not among"):
+        fitted(as_category_frame(X), y)
+
+
+def test_categorical_noise_series_is_read_by_name(data):
+    X, y = data
+    frame = as_codes_frame(X)
+    noise = pd.Series({"channel": 0.5, "merchant": 0.1})  # not in column order
+    clf = fitted(frame, y, categorical_features=["merchant", "channel"], categorical_noise=noise)
+    np.testing.assert_array_equal(clf._noise_model().categorical.probability, [0.1, 0.5])

@@ -61,14 +61,16 @@ with ``q_j = 0`` can never be certified against (``p^*`` is 1).
 
 **Many distinct fields.** The choices grow combinatorially with the number
 of distinct fields (``C(m, k) 3^k`` atoms for ``m`` fields all distinct).
-Beyond a budget of atoms per ``k`` the certificate is taken for ``k``
-copies of one *dominating* field instead, which keeps its value with
-probability ``max_j beta_j`` and switches with ``min_j gamma_j``: every
-field's pair of distributions is obtained from that field's by a fixed
-random relabelling (keep and switch mixed symmetrically, and "other" spread
-evenly over keep and switch), so by data processing its certificate is
-smaller than every real choice's: sound, and exact when the fields share
-``(K, q)``.
+Beyond a budget of atoms per ``k``, the two groups of fields most alike
+(closest ``t``) are merged, again and again until the enumeration fits,
+into one group of a *dominating* field, which keeps its value with
+probability ``max beta`` and switches with ``min gamma`` of the two. Each
+merged field's pair of distributions is obtained from the dominating one's
+by a fixed random relabelling (keep and switch mixed symmetrically, and
+"other" spread evenly over keep and switch; it exists because
+``beta <= beta*`` and ``gamma >= gamma*``), so by data processing the
+certificate of the merged groups is smaller than that of every real choice:
+sound, and exact when the merged fields share ``(K, q)``.
 
 **Numerics.** ``lambda`` and ``Delta`` are found by bisection, each keeping
 the side of its bracket that errs towards a smaller certificate, and the
@@ -100,7 +102,7 @@ _RADIUS_ITERATIONS = 30
 _LEVEL_ITERATIONS = 48
 _BRACKET = 40.0
 # Atoms summed over the choices of fields enumerated for one k; beyond it,
-# the dominating field (exact up to 6 distinct fields, C(6, 4) 3^4 = 1215).
+# groups are merged (exact up to 6 distinct fields: C(6, 4) 3^4 = 1215).
 _EXACT_BUDGET = 2000
 
 
@@ -179,19 +181,44 @@ def _level_index(q_mass: np.ndarray) -> int:
 
 
 def _candidate_atoms(groups: list[_Group], n_changes: int) -> list:
-    """The atoms of every worst-case choice of fields, or of the dominating field.
+    """The atoms of every worst-case choice of fields, coarsened to fit the budget.
 
     See "Many distinct fields" in the module docstring.
     """
-    choices = list(_worst_case_counts(groups, n_changes))
-    size = sum(int(np.prod([2 * c + 1 for c in counts])) for counts in choices)
-    if size <= _EXACT_BUDGET:
-        return [_atoms(groups, counts) for counts in choices]
-    n_changed = sum(choices[0])
-    dominating = _Group(
-        stay=max(g.stay for g in groups), switch=min(g.switch for g in groups), size=n_changed
-    )
-    return [_atoms([dominating], (n_changed,))]
+    groups = _coarsened(groups, n_changes)
+    return [_atoms(groups, counts) for counts in _worst_case_counts(groups, n_changes)]
+
+
+def _enumeration_size(groups: list[_Group], n_changes: int) -> int:
+    """Atoms summed over the choices of fields: the coefficient of ``x^k`` in a product.
+
+    Group ``g`` contributes ``sum_c (2c + 1) x^c`` for ``c = 0 .. size_g``.
+    """
+    n_changes = min(n_changes, sum(g.size for g in groups))
+    product = np.array([1.0])
+    for group in groups:
+        product = np.convolve(product, 2.0 * np.arange(group.size + 1) + 1.0)[: n_changes + 1]
+    return int(product[n_changes]) if n_changes < len(product) else 0
+
+
+def _log_ratio(group: _Group) -> float:
+    return float(np.log(group.stay) - np.log(group.switch))
+
+
+def _coarsened(groups: list[_Group], n_changes: int) -> list[_Group]:
+    """Merge the two most alike groups (by log ratio) into a dominating one, until in budget."""
+    if _enumeration_size(groups, n_changes) <= _EXACT_BUDGET:
+        return groups
+    groups = sorted(groups, key=_log_ratio)  # every switch is > 0 here: no field is unprotected
+    while len(groups) > 1 and _enumeration_size(groups, n_changes) > _EXACT_BUDGET:
+        gaps = np.diff([_log_ratio(g) for g in groups])
+        i = int(np.argmin(gaps))
+        a, b = groups[i], groups[i + 1]
+        merged = _Group(
+            stay=max(a.stay, b.stay), switch=min(a.switch, b.switch), size=a.size + b.size
+        )
+        groups = sorted([*groups[:i], merged, *groups[i + 2 :]], key=_log_ratio)
+    return groups
 
 
 def _discrete_tail(values, p_mass, q_mass) -> float:

@@ -210,6 +210,11 @@ class CertificationResult:
         """
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
             raise TypeError(f"k must be an integer number of categorical fields, got {k!r}.")
+        if k and not self.n_categorical:
+            raise ValueError(
+                f"k={k} categorical changes, but these certificates have no categorical column: "
+                "give the SmoothedClassifier categorical_features to certify switched categories."
+            )
         if not 0 <= k <= self.n_categorical:
             raise ValueError(
                 f"k must be between 0 and the {self.n_categorical} categorical column(s), got {k}."
@@ -338,25 +343,30 @@ class CertificationResult:
             classifier's input"``, or for per-column sigma the noised columns
             by name and how many are held fixed.
         """
-        region = self._numeric_region()
-        k = self.categorical_changes
-        if k:
-            return region.replace(
-                f"the {self.n_categorical} categorical column(s) held fixed "
-                "(radius_with_categorical_changes(k) lets k change)",
-                f"and any {k} of the {self.n_categorical} categorical column(s) changed",
-            )
-        return region
+        return self._numeric_region(self._categorical_region())
 
-    def _numeric_region(self) -> str:
+    def _categorical_region(self) -> str:
+        """What the certificates allow of the categorical columns."""
+        m, k = self.n_categorical, self.categorical_changes
+        if k:
+            return f"together with up to {k} of the {m} categorical column(s) switched"
+        if self.categorical_radius is None:
+            return (
+                f"the {m} categorical column(s) held fixed (certificates against switched "
+                "categories need Gaussian noise)"
+            )
+        return (
+            f"the {m} categorical column(s) held fixed (radius_with_categorical_changes(k) "
+            "lets k switch)"
+        )
+
+    def _numeric_region(self, categorical: str) -> str:
+        """The region's sentence, with ``categorical`` saying what the categories may do."""
         p = self.norm[1:]
         if not self.per_column:
             region = f"||delta||_{p} <= radius, in the units of the smoothed classifier's input"
             if self.n_categorical:
-                region += (
-                    f", over the numeric columns; the {self.n_categorical} categorical "
-                    "column(s) held fixed (radius_with_categorical_changes(k) lets k change)"
-                )
+                region += f", over the numeric columns; {categorical}"
             return region
         noised = self.sigma > 0
         if self.feature_names is None:
@@ -370,10 +380,7 @@ class CertificationResult:
             else (f"; the other {n_held} column{'s' if n_held > 1 else ''} held fixed")
         )
         if self.n_categorical:
-            held += (
-                f"; the {self.n_categorical} categorical column(s) held fixed "
-                "(radius_with_categorical_changes(k) lets k change)"
-            )
+            held += f"; {categorical}"
         return f"||delta / sigma||_{p} <= radius over {which}{held}"
 
     def guarantee(self) -> str:

@@ -142,7 +142,7 @@ class CertifiedAccuracyDisplay:
         *,
         radii=None,
         per_class: bool = False,
-        categorical_changes: int = 0,
+        categorical_changes: int | None = None,
         name=None,
         ax=None,
         curve_kwargs: dict | None = None,
@@ -167,10 +167,11 @@ class CertifiedAccuracyDisplay:
             largest (where the curve drops to 0): the exact curve.
         per_class : bool, default=False
             Draw one curve per true class (each class's certified recall).
-        categorical_changes : int, default=0
+        categorical_changes : int, default=None
             Categorical fields changed on top of the numeric change: the
-            curve of :meth:`CertificationResult.with_categorical_changes`.
-            Curves of several ``k`` share the axes (the radius keeps its units).
+            curve of :meth:`CertificationResult.with_categorical_changes`;
+            None reads the result as it is. Curves of several ``k`` share
+            the axes (the radius keeps its units).
         name : str, default=None
             Legend label; None takes the noise and its sigma
             (``"sigma=0.25"``; ``"sigma per column (...)"`` for per-column
@@ -224,7 +225,7 @@ class CertifiedAccuracyDisplay:
         y_true=None,
         radii=None,
         per_class: bool = False,
-        categorical_changes: int = 0,
+        categorical_changes: int | None = None,
         name=None,
         ax=None,
         curve_kwargs: dict | None = None,
@@ -244,10 +245,11 @@ class CertifiedAccuracyDisplay:
             largest (where the curve drops to 0): the exact curve.
         per_class : bool, default=False
             Draw one curve per true class (each class's certified recall).
-        categorical_changes : int, default=0
+        categorical_changes : int, default=None
             Categorical fields changed on top of the numeric change: the
-            curve of :meth:`CertificationResult.with_categorical_changes`.
-            Curves of several ``k`` share the axes (the radius keeps its units).
+            curve of :meth:`CertificationResult.with_categorical_changes`;
+            None reads the result as it is. Curves of several ``k`` share
+            the axes (the radius keeps its units).
         name : str, default=None
             Legend label; None takes the noise and its sigma
             (``"sigma=0.25"``; ``"sigma per column (...)"`` for per-column
@@ -291,7 +293,8 @@ class CertifiedAccuracyDisplay:
             )
         if len(result) == 0:
             raise ValueError("The certified accuracy of an empty result is undefined.")
-        result = result.with_categorical_changes(categorical_changes)
+        if categorical_changes is not None:
+            result = result.with_categorical_changes(categorical_changes)
         if radii is None:
             radii, _ = certified_accuracy_curve(None, result)
             # The next float after the largest radius, where every curve is 0: the
@@ -300,8 +303,8 @@ class CertifiedAccuracyDisplay:
         radii = check_grid(radii, "radii")
         if name is None:
             name = sigma_name(result)
-            if categorical_changes:
-                name += f", {categorical_changes} categorical change(s)"
+            if result.categorical_changes:
+                name += f", {result.categorical_changes} categorical change(s)"
         if per_class:
             if result.y_true is None:
                 raise ValueError("per_class=True needs the true labels: pass y_true.")

@@ -88,8 +88,8 @@ def pandas_codes(X, mask: np.ndarray, known: dict | None = None):
         The categorical columns.
     known : dict, default=None
         ``{column index: categories}`` learned in ``fit``: a frame whose
-        ``category`` column has other categories is an error (its codes
-        would mean other things).
+        ``category`` column has other categories, or that gives such a
+        column another dtype, is an error (its codes would mean other things).
 
     Returns
     -------
@@ -102,9 +102,20 @@ def pandas_codes(X, mask: np.ndarray, known: dict | None = None):
     found = {}
     converted = {}
     for index, (name, dtype) in enumerate(X.dtypes.items()):
+        listed = index < len(mask) and mask[index]
         if not isinstance(dtype, pd.CategoricalDtype):
+            if listed and (known or {}).get(index) is not None:
+                raise ValueError(
+                    f"Column {name!r} was fitted as a pandas category column; pass it with "
+                    f"that dtype again, not as {dtype} (its values would be read as codes)."
+                )
+            if listed and not pd.api.types.is_numeric_dtype(dtype):
+                raise ValueError(
+                    f"Categorical column {name!r} holds {dtype} values; give it category codes "
+                    "(an OrdinalEncoder) or the pandas category dtype."
+                )
             continue
-        if index >= len(mask) or not mask[index]:
+        if not listed:
             raise ValueError(
                 f"Column {name!r} has category dtype but is not among categorical_features; "
                 "list it there (or use categorical_features='from_dtype')."

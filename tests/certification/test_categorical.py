@@ -355,3 +355,16 @@ def test_a_mean_field_would_overstate(monkeypatch):
     monkeypatch.setattr(_categorical, "_candidate_atoms", mean_field)
     wrong = joint_unit_radius(P_SPREAD, 1, n_categories=n_categories, replace_probability=q)
     assert np.any(wrong > exact + 1e-6)
+
+
+@pytest.mark.parametrize(("n_categories", "q"), DOMINATED)
+def test_merging_some_groups_lies_between_all_and_none(monkeypatch, n_categories, q):
+    """Each merge gives a dominating field: radii only shrink as more groups merge."""
+    for k in range(1, len(n_categories) + 1):
+        exact = joint_unit_radius(P_SPREAD, k, n_categories=n_categories, replace_probability=q)
+        monkeypatch.setattr(_categorical, "_EXACT_BUDGET", 3 * k)  # forces some merges
+        partial = joint_unit_radius(P_SPREAD, k, n_categories=n_categories, replace_probability=q)
+        monkeypatch.undo()
+        merged = _radii_without_enumeration(monkeypatch, n_categories, q, k)
+        monkeypatch.undo()
+        assert np.all(merged <= partial + 1e-12) and np.all(partial <= exact + 1e-12)
