@@ -99,16 +99,19 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         or pandas categories (read as their codes). Its categories are
         learned in :meth:`fit` (all categories of a pandas dtype, else the
         codes seen); a code outside them at predict or certify time is an
-        error. Categorical columns are smoothed by random replacement instead
+        error, and so is a column fitted as a pandas category that comes back
+        as numbers. ``"from_dtype"`` finding no category column warns. Categorical columns are smoothed by random replacement instead
         of ``sigma``, and :meth:`CertificationResult.radius_with_categorical_changes`
         certifies changes of them. The base estimator receives the codes as
         a numpy array, so give its own ``categorical_features`` as indices or
         a mask (``HistGradientBoostingClassifier(categorical_features=[5, 6])``).
-    categorical_noise : float or array-like of float, default=0.1
+    categorical_noise : float, array-like of float or dict, default=0.1
         Probability ``q``, in [0, 1), that a categorical column's value is
-        replaced by one of its categories drawn uniformly; one for every
-        categorical column, or one each. Larger ``q`` certifies more changed
-        fields and costs accuracy, as sigma does for numbers.
+        replaced by one of its categories drawn uniformly: one for every
+        categorical column, one each in column order, or a dict (or pandas
+        Series) ``{column name: q}``, unlisted categorical columns getting 0.
+        Larger ``q`` certifies more switched fields and costs accuracy, as
+        sigma does for numbers.
     n0 : int, default=100
         Noisy samples per row that select the candidate class in :meth:`certify`.
     n : int, default=100_000
