@@ -100,7 +100,8 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         learned in :meth:`fit` (all categories of a pandas dtype, else the
         codes seen); a code outside them at predict or certify time is an
         error, and so is a column fitted as a pandas category that comes back
-        as numbers. ``"from_dtype"`` finding no category column warns. Categorical columns are smoothed by random replacement instead
+        as numbers. ``"from_dtype"`` finding no category column warns.
+        Categorical columns are smoothed by random replacement instead
         of ``sigma``, and :meth:`CertificationResult.radius_with_categorical_changes`
         certifies changes of them. The base estimator receives the codes as
         a numpy array, so give its own ``categorical_features`` as indices or

@@ -394,39 +394,25 @@ def test_categorical_noise_is_checked_without_categorical_columns():
         make_noise_model("gaussian", 0.5, n_features=3, categorical_noise=1.5)
 
 
-def test_categorical_noise_as_a_mapping_is_read_by_name():
-    names = np.array(["amount", "merchant", "channel"])
-    for noise in ({"channel": 0.5, "merchant": 0.1}, pd.Series({"channel": 0.5, "merchant": 0.1})):
-        model = make_noise_model(
-            "gaussian",
-            0.5,
-            n_features=3,
-            feature_names=names,
-            categorical_columns=[1, 2],
-            categories=(np.arange(3.0), np.arange(2.0)),
-            categorical_noise=noise,
-        )
-        np.testing.assert_array_equal(model.categorical.probability, [0.1, 0.5])
-    model = make_noise_model(
+def _named_model(categorical_noise):
+    return make_noise_model(
         "gaussian",
         0.5,
         n_features=3,
-        feature_names=names,
+        feature_names=np.array(["amount", "merchant", "channel"]),
         categorical_columns=[1, 2],
         categories=(np.arange(3.0), np.arange(2.0)),
-        categorical_noise={"channel": 0.5},
+        categorical_noise=categorical_noise,
     )
-    np.testing.assert_array_equal(model.categorical.probability, [0.0, 0.5])  # unlisted: 0
+
+
+def test_categorical_noise_as_a_mapping_is_read_by_name():
+    for noise in ({"channel": 0.5, "merchant": 0.1}, pd.Series({"channel": 0.5, "merchant": 0.1})):
+        np.testing.assert_array_equal(_named_model(noise).categorical.probability, [0.1, 0.5])
+    unlisted = _named_model({"channel": 0.5})
+    np.testing.assert_array_equal(unlisted.categorical.probability, [0.0, 0.5])  # unlisted: 0
     with pytest.raises(ValueError, match=r"names \['amount'\], which are not categorical"):
-        make_noise_model(
-            "gaussian",
-            0.5,
-            n_features=3,
-            feature_names=names,
-            categorical_columns=[1, 2],
-            categories=(np.arange(3.0), np.arange(2.0)),
-            categorical_noise={"amount": 0.5},
-        )
+        _named_model({"amount": 0.5})
 
 
 @pytest.mark.parametrize(
