@@ -30,8 +30,9 @@ $(BIN)/.installed-docs: $(BIN)/.installed setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[tests,docs]"
 	touch $@
 
-# HTML into docs/_build/html, running every example; warnings are errors.
-# SKSMOOTH_DOCS_OFFLINE=1 make docs builds without links to other projects' docs.
+# HTML into docs/_build/html, running every example; warnings are errors. It
+# needs no network (maths by a local MathJax). SKSMOOTH_DOCS_INTERSPHINX=1 make docs
+# also links to other projects' documentation, downloading their inventories.
 docs: $(BIN)/.installed-docs
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 

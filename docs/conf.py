@@ -1,9 +1,11 @@
 """Sphinx configuration of the sksmooth documentation.
 
 Build with ``make docs`` (warnings are errors; the examples gallery runs).
-Set ``SKSMOOTH_DOCS_OFFLINE=1`` to build without network access: links to
-other projects' documentation (intersphinx) are then left out, since an
-unreachable inventory is a warning, hence an error under ``-W``.
+The build needs no network: maths is rendered by a local copy of MathJax
+(``sphinx-mathjax-offline``), and links to other projects' documentation
+(intersphinx) are added only with ``SKSMOOTH_DOCS_INTERSPHINX=1``, since
+their inventories are downloaded and an unreachable one is a warning, hence
+an error under ``-W``.
 """
 
 import importlib
@@ -32,6 +34,7 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax from the package, not from a CDN
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
@@ -51,10 +54,14 @@ autodoc_typehints = "none"  # numpydoc's Parameters say it better than the signa
 # numpydoc would list class members in a table of its own; the class template
 # (_templates/autosummary/class.rst) documents them in full instead.
 numpydoc_show_class_members = False
+# The page's contents list methods as "certify()", not "SmoothedClassifier.certify()".
+toc_object_entries_show_parents = "hide"
 
 # -- Links to other projects -------------------------------------------------
 
-OFFLINE = os.environ.get("SKSMOOTH_DOCS_OFFLINE", "").lower() not in ("", "0", "false", "no")
+# Opt-in: the inventories are downloaded, and the build must work offline.
+_INTERSPHINX_FLAG = os.environ.get("SKSMOOTH_DOCS_INTERSPHINX", "")
+INTERSPHINX = _INTERSPHINX_FLAG.lower() not in ("", "0", "false", "no")
 intersphinx_mapping = {
     "python": ("https://docs.python.org/3", None),
     "numpy": ("https://numpy.org/doc/stable", None),
@@ -66,7 +73,7 @@ intersphinx_mapping = {
     "matplotlib": ("https://matplotlib.org/stable", None),
     "joblib": ("https://joblib.readthedocs.io/en/stable", None),
 }
-if OFFLINE:
+if not INTERSPHINX:
     intersphinx_mapping = {}
 intersphinx_timeout = 30  # seconds without an answer before an inventory counts as unreachable
 
@@ -101,6 +108,8 @@ html_theme_options = {
     "footer_end": [],
 }
 html_context = {"default_mode": "light"}
+html_static_path = ["_static"]
+html_css_files = ["sksmooth.css"]  # long names and code lines wrap instead of being cut
 
 
 # -- Hooks -------------------------------------------------------------------

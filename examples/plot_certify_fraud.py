@@ -17,7 +17,6 @@ within ``r`` can hide.
 # so ``sigma`` and the radii are in standardised units.
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
@@ -30,9 +29,11 @@ X, y = make_fraud(5000, fraud_rate=0.05, random_state=0)
 X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=0)
 
 preprocess = make_fraud_preprocessor()
-# skorch nets take no sample_weight: weight the rare fraud class in the loss.
-net = make_mlp_classifier(max_epochs=10, criterion__weight=torch.tensor([1.0, 4.0]))
-smoothed = SmoothedClassifier(net, sigma=0.25, n=2000, n_samples=200, random_state=0)
+# Weigh the rare fraud class (label 1), as scikit-learn's class_weight does.
+net = make_mlp_classifier(max_epochs=10)
+smoothed = SmoothedClassifier(
+    net, sigma=0.25, class_weight={1: 4}, n=2000, n_samples=200, random_state=0
+)
 model = make_pipeline(preprocess, smoothed).fit(X_train, y_train)
 print(f"clean accuracy: {model.score(X_test, y_test):.3f}")
 
@@ -107,7 +108,8 @@ print(
 categorical_model = make_pipeline(
     make_fraud_preprocessor("ordinal").set_output(transform="pandas"),
     SmoothedClassifier(
-        make_mlp_classifier(max_epochs=10, criterion__weight=torch.tensor([1.0, 4.0])),
+        make_mlp_classifier(max_epochs=10),
+        class_weight={1: 4},
         sigma=0.25,
         categorical_features=["merchant_category", "channel"],
         categorical_noise=0.5,

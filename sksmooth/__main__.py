@@ -12,7 +12,8 @@ from ._demo.per_column import FRAUDSTER_COLUMNS, PER_COLUMN_RADII, PER_COLUMN_SI
 
 DEMO_HELP = (
     "train an undefended MLP, each gradient-masking defence and smoothed models on built-in "
-    "fraud data; attack them all, certify the smoothed ones; then one more smoothed model "
+    "fraud data; attack them all (plain PGD, then the worst case per row over an "
+    "AttackEnsemble), certify the smoothed ones; then one more smoothed model "
     f"with noise (sigma {PER_COLUMN_SIGMA:g} standard deviations, whatever --sigma says) only "
     f"on the columns a fraudster controls ({', '.join(FRAUDSTER_COLUMNS)}), its certified "
     "fraud recall at unitless radii R = "

@@ -13,15 +13,33 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import numbers
+import warnings
+from collections.abc import Mapping
 
 import numpy as np
 import torch
-from skorch import NeuralNet
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNet, NeuralNetBinaryClassifier
 from skorch.callbacks import Callback
+from torch import nn
 
 from .noise import NoiseModel
 
-__all__ = ["check_representable", "fit_net", "fit_net_under_noise", "fit_estimator_under_noise"]
+__all__ = [
+    "SINGLE_LOGIT_HINT",
+    "check_class_weight",
+    "check_representable",
+    "class_weights",
+    "fit_estimator_under_noise",
+    "fit_net",
+    "fit_net_under_noise",
+    "is_fitted",
+    "is_single_logit_net",
+    "set_criterion_weight",
+    "warn_on_ordered_criterion_weight",
+]
 
 NOISE_CALLBACK_NAME = "sksmooth_noise"
 
@@ -236,3 +254,148 @@ def fit_estimator_under_noise(
     if sample_weight is None:
         return estimator.fit(X_noisy, y_noisy)
     return estimator.fit(X_noisy, y_noisy, sample_weight=np.tile(sample_weight, n_noisy_copies))
+
+
+# ------------------------------------------------------------ base checks
+
+SINGLE_LOGIT_HINT = (
+    "Use a NeuralNetClassifier with one output per class (2 for a binary task) and "
+    "CrossEntropyLoss; sksmooth.nets.make_mlp_classifier builds one."
+)
+
+
+def is_single_logit_net(net) -> bool:
+    """Whether ``net`` is a skorch net trained on one logit (binary cross-entropy).
+
+    Votes, probabilities and attacks read one score per class, so such a net
+    (``NeuralNetBinaryClassifier``, or a criterion of the BCE family) needs
+    float targets and a threshold that nothing downstream would apply.
+    """
+    if isinstance(net, NeuralNetBinaryClassifier):
+        return True
+    if not isinstance(net, NeuralNet):
+        return False
+    criterion = net.criterion
+    bce = (nn.BCEWithLogitsLoss, nn.BCELoss)
+    return isinstance(criterion, bce) or (inspect.isclass(criterion) and issubclass(criterion, bce))
+
+
+def is_fitted(estimator) -> bool:
+    """Whether a base estimator has been trained already.
+
+    A skorch net counts once it holds a module and at least one epoch of
+    history (an ``initialize()`` alone trains nothing); any other estimator
+    when :func:`~sklearn.utils.validation.check_is_fitted` passes.
+    """
+    if isinstance(estimator, NeuralNet):
+        history = getattr(estimator, "history_", None)
+        return (
+            bool(getattr(estimator, "initialized_", False))
+            and hasattr(estimator, "module_")
+            and history is not None
+            and len(history) > 0
+        )
+    try:
+        check_is_fitted(estimator)
+    except (NotFittedError, TypeError):
+        return False
+    return True
+
+
+# ---------------------------------------------------------- class weights
+
+
+def check_class_weight(class_weight) -> None:
+    """``class_weight`` is None, ``"balanced"`` or a mapping of labels to weights."""
+    if class_weight is None or (isinstance(class_weight, str) and class_weight == "balanced"):
+        return
+    if not isinstance(class_weight, Mapping):
+        raise ValueError(
+            'class_weight must be None, "balanced" or a dict {label: weight}, '
+            f"got {class_weight!r}."
+        )
+    for label, weight in class_weight.items():
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, numbers.Real)
+            or not np.isfinite(weight)
+            or weight < 0
+        ):
+            raise ValueError(
+                f"class_weight[{label!r}] must be a finite number >= 0, got {weight!r}."
+            )
+
+
+def class_weights(class_weight, classes: np.ndarray, y_encoded: np.ndarray) -> np.ndarray | None:
+    """One weight per class of ``classes`` (in that, sorted, order); None without class_weight.
+
+    As in scikit-learn: ``"balanced"`` weighs class ``c`` by
+    ``n_samples / (n_classes * count(c))``; a dict weighs the classes it
+    names, the others by 1. A key that is not a class is an error, since it
+    would otherwise weigh nothing without a word (a label spelled ``"1"``
+    for the class ``1``, say).
+    """
+    check_class_weight(class_weight)
+    if class_weight is None:
+        return None
+    if isinstance(class_weight, str):
+        counts = np.bincount(y_encoded, minlength=len(classes))
+        return len(y_encoded) / (len(classes) * counts.astype(float))
+    position = {label: i for i, label in enumerate(classes.tolist())}
+    unknown = [label for label in class_weight if label not in position]
+    if unknown:
+        raise ValueError(
+            f"class_weight names {unknown}, which are not classes of y; the classes "
+            f"are {classes.tolist()}."
+        )
+    weights = np.ones(len(classes))
+    for label, weight in class_weight.items():
+        weights[position[label]] = float(weight)
+    return weights
+
+
+def set_criterion_weight(net: NeuralNet, weights: np.ndarray) -> NeuralNet:
+    """Give an (already cloned) net's criterion the per-class ``weights``.
+
+    The weights follow the order of ``classes_``, which is the order of the
+    integer labels the net is trained on.
+    """
+    if net.get_params().get("criterion__weight") is not None:
+        raise ValueError(
+            "Both class_weight and the net's criterion__weight weigh the classes; give "
+            "class_weight alone (a dict keyed by label cannot get the order wrong)."
+        )
+    criterion = net.criterion
+    if not inspect.isclass(criterion):
+        raise ValueError(
+            "class_weight sets the criterion's weight, which needs the criterion as a "
+            f"class (criterion=nn.CrossEntropyLoss); the net has the instance {criterion!r}."
+        )
+    parameters = inspect.signature(criterion).parameters
+    takes_weight = "weight" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
+    if not takes_weight:
+        raise ValueError(
+            f"class_weight sets the criterion's weight, and {criterion.__name__} takes no "
+            "weight argument; use a criterion that does, such as nn.CrossEntropyLoss."
+        )
+    return net.set_params(criterion__weight=torch.tensor(weights, dtype=torch.float32))
+
+
+def warn_on_ordered_criterion_weight(net: NeuralNet, classes: np.ndarray, stacklevel: int) -> None:
+    """Warn when ``criterion__weight`` meets string labels, whose sorted order misleads."""
+    weight = net.get_params().get("criterion__weight")
+    if weight is None or not any(isinstance(label, str) for label in classes.tolist()):
+        return
+    weight = torch.as_tensor(weight).reshape(-1).tolist()
+    labels = classes.tolist()
+    pairs = ", ".join(f"{label!r}: {w:g}" for label, w in zip(labels, weight, strict=False))
+    warnings.warn(
+        f"criterion__weight={weight} weighs the classes in sorted label order "
+        f"{classes.tolist()}, so it reads {{{pairs}}}. With string labels that order is "
+        "easy to get wrong: pass class_weight={label: weight} to the estimator instead "
+        "(and no criterion__weight).",
+        UserWarning,
+        stacklevel=stacklevel + 1,
+    )

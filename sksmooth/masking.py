@@ -9,6 +9,7 @@ adaptive attack (Athalye, Carlini & Wagner, 2018). Compare them with
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 import torch
@@ -17,18 +18,29 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clo
 from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch import NeuralNetClassifier
+from skorch import NeuralNet, NeuralNetClassifier
 from torch import nn
 
 from ._adapters import (
     DifferentiableTarget,
     evaluation_mode,
     module_device_dtype,
-    module_scores,
+    net_scores,
 )
 from ._defences import ActivationPruning, GaussianInputNoise, Quantize, Thermometer
 from ._monte_carlo import row_seeds
-from ._training import check_representable, fit_net, fit_net_under_noise
+from ._training import (
+    SINGLE_LOGIT_HINT,
+    check_class_weight,
+    check_representable,
+    class_weights,
+    fit_net,
+    fit_net_under_noise,
+    is_fitted,
+    is_single_logit_net,
+    set_criterion_weight,
+    warn_on_ordered_criterion_weight,
+)
 from .noise import GaussianNoise, make_noise_model
 
 __all__ = ["GradientMaskedClassifier", "TemperatureCrossEntropy"]
@@ -45,7 +57,8 @@ class TemperatureCrossEntropy(nn.Module):
         Softmax temperature.
     weight : torch.Tensor of shape (n_classes,), default=None
         Per-class weights, as in :class:`torch.nn.CrossEntropyLoss` (e.g. to
-        weight rare fraud rows up); the net's ``criterion__weight`` reaches it.
+        weight rare fraud rows up); :class:`GradientMaskedClassifier`'s
+        ``class_weight`` sets it.
     """
 
     def __init__(self, temperature: float = 1.0, weight: torch.Tensor | None = None):
@@ -79,9 +92,10 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     Parameters
     ----------
     estimator : skorch.NeuralNetClassifier
-        The net to defend, unfitted; it is cloned. Its module should take
-        ``input_units`` / ``output_units`` (as :class:`~sksmooth.nets.MLPModule`
-        does) so layer sizes can follow the defence's output.
+        The net to defend, unfitted; it is cloned (a fitted one is retrained,
+        with a warning). Its module should take ``input_units`` /
+        ``output_units`` (as :class:`~sksmooth.nets.MLPModule` does) so layer
+        sizes can follow the defence's output, and give one logit per class.
     method : {"quantize", "thermometer", "distillation", "stochastic"}, default="quantize"
         The defence:
 
@@ -113,6 +127,14 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     pruning_ratio : float or None, default=0.2
         Draws per unit of layer width of the activation pruning of
         ``"stochastic"``; None disables it.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in training, as in scikit-learn: a dict
+        ``{label: weight}`` (classes it does not name weigh 1), or
+        ``"balanced"`` for ``n_samples / (n_classes * np.bincount(y))``.
+        They become the criterion's ``weight`` in the order of ``classes_``
+        (sorted labels) on every net trained (teacher and student for
+        distillation): give ``class_weight={"fraud": 20, "legit": 1}``
+        rather than a ``criterion__weight`` tensor.
     random_state : int, RandomState instance or None, default=None
         Seeds training and the inference noise of ``"stochastic"`` (drawn per
         row from the row's values, so predictions are a function of the input).
@@ -165,6 +187,7 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         temperature=100.0,
         noise_std=0.0,
         pruning_ratio=0.2,
+        class_weight=None,
         random_state=None,
     ):
         self.estimator = estimator
@@ -174,6 +197,7 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         self.temperature = temperature
         self.noise_std = noise_std
         self.pruning_ratio = pruning_ratio
+        self.class_weight = class_weight
         self.random_state = random_state
 
     def __sklearn_tags__(self):
@@ -182,6 +206,12 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         return tags
 
     def _check_params(self) -> None:
+        if is_single_logit_net(self.estimator):
+            raise TypeError(
+                f"GradientMaskedClassifier cannot defend {type(self.estimator).__name__} with "
+                "one logit and binary cross-entropy: the defended model and the attacks on "
+                "it read one logit per class. " + SINGLE_LOGIT_HINT
+            )
         if not isinstance(self.estimator, NeuralNetClassifier):
             raise TypeError(
                 "GradientMaskedClassifier wraps an unfitted skorch NeuralNetClassifier; "
@@ -210,6 +240,7 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             raise ValueError(
                 'method="stochastic" needs noise_std > 0 or a pruning_ratio; both are off.'
             )
+        check_class_weight(self.class_weight)
 
     def fit(self, X, y):
         """Train the net behind the defence.
@@ -238,6 +269,10 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
                 "needs at least 2 classes."
             )
         n_classes = len(self.classes_)
+        weights = class_weights(self.class_weight, self.classes_, y_encoded)
+        if weights is None:
+            warn_on_ordered_criterion_weight(self.estimator, self.classes_, stacklevel=2)
+        _warn_if_fitted(self.estimator)
         seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max, size=3)
         train_seed, noise_seed, self._seed = (int(s) for s in seeds)
 
@@ -247,16 +282,16 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
                 defence = self._defence(torch.device("cpu"))
                 X_defended = defence(torch.tensor(X, dtype=torch.float32)).numpy()
             self.estimator_ = fit_net(
-                clone(self.estimator), X_defended, y_encoded, n_classes=n_classes, seed=train_seed
+                self._new_net(weights), X_defended, y_encoded, n_classes=n_classes, seed=train_seed
             )
         elif self.method == "stochastic" and self.noise_std == 0:
             self.estimator_ = fit_net(
-                clone(self.estimator), X, y_encoded, n_classes=n_classes, seed=train_seed
+                self._new_net(weights), X, y_encoded, n_classes=n_classes, seed=train_seed
             )
             self._check_prunable()
         elif self.method == "stochastic":
             self.estimator_ = fit_net_under_noise(
-                clone(self.estimator),
+                self._new_net(weights),
                 X,
                 y_encoded,
                 n_classes=n_classes,
@@ -266,8 +301,13 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             )
             self._check_prunable()
         else:
-            self.estimator_ = self._distil(X, y_encoded, n_classes, train_seed)
+            self.estimator_ = self._distil(X, y_encoded, n_classes, train_seed, weights)
         return self
+
+    def _new_net(self, weights: np.ndarray | None, **params) -> NeuralNet:
+        """A clone of the net with ``params`` set, its criterion weighted by ``weights``."""
+        net = clone(self.estimator).set_params(**params)
+        return net if weights is None else set_criterion_weight(net, weights)
 
     def _check_prunable(self) -> None:
         if (
@@ -303,17 +343,17 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
                 "the defence, can hold; rescale the features, e.g. with a StandardScaler."
             )
 
-    def _distil(self, X, y_encoded, n_classes, seed):
+    def _distil(self, X, y_encoded, n_classes, seed, weights):
         at_temperature = {
             "criterion": TemperatureCrossEntropy,
             "criterion__temperature": self.temperature,
         }
-        teacher = clone(self.estimator).set_params(**at_temperature)
+        teacher = self._new_net(weights, **at_temperature)
         fit_net(teacher, X, y_encoded, n_classes=n_classes, seed=seed)
         with torch.no_grad():
             logits = teacher.module_(torch.tensor(X, dtype=torch.float32, device=teacher.device))
             soft_labels = torch.softmax(logits / self.temperature, dim=1).cpu().numpy()
-        student = clone(self.estimator).set_params(**at_temperature)
+        student = self._new_net(weights, **at_temperature)
         return fit_net(student, X, soft_labels, n_classes=n_classes, seed=seed + 1)
 
     # ------------------------------------------------------------- forward
@@ -334,7 +374,8 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         return module_device_dtype(self.estimator_.module_)[0]
 
     def _module_logits(self, X: torch.Tensor) -> torch.Tensor:
-        return module_scores(self.estimator_.module_, X)
+        # The logits however the net's module ends (a softmax layer included).
+        return net_scores(self.estimator_, len(self.classes_)).logits(X)
 
     def _forward(self, X: torch.Tensor, *, bpda: bool = False, generator=None) -> torch.Tensor:
         """Logits of the defended net; differentiable (through BPDA if ``bpda``)."""
@@ -429,3 +470,16 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         """
         check_is_fitted(self)
         return self.classes_[self._inference_logits(X).argmax(dim=1).cpu().numpy()]
+
+
+def _warn_if_fitted(net) -> None:
+    """A fitted net would be retrained from scratch: say so rather than drop its training."""
+    if is_fitted(net):
+        warnings.warn(
+            f"The net ({type(net).__name__}) is already fitted: fit clones it and trains "
+            "the clone behind the defence from scratch, so its weights are not used. The "
+            "defence is part of training, so a FrozenEstimator cannot stand in for it; "
+            "pass the unfitted net.",
+            UserWarning,
+            stacklevel=3,
+        )

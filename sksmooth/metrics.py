@@ -20,7 +20,8 @@ from sklearn.utils import check_scalar
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
-from .attacks import Attack
+from .attacks import Attack, AttackEnsemble
+from .attacks._base import final_model
 from .attacks._targets import model_input
 from .certification import CertificationResult
 from .smoothing import certify
@@ -394,8 +395,42 @@ def _check_radii(radii) -> np.ndarray:
     return radii
 
 
-def robust_accuracy(estimator, X, y, attack: Attack) -> float:
+def _attack_or_default(attack, eps, norm, random_state) -> Attack:
+    """``attack``, or with None the default :class:`AttackEnsemble` of budget ``eps``."""
+    if attack is None:
+        if eps is None:
+            raise TypeError(
+                "Pass an attack, or eps (and norm) for the default AttackEnsemble, the worst "
+                "case per row over several attacks."
+            )
+        return AttackEnsemble(eps, norm="inf" if norm is None else norm, random_state=random_state)
+    if not isinstance(attack, Attack):
+        raise TypeError(
+            f"attack must be an attack from sksmooth.attacks, got {type(attack).__name__}."
+        )
+    given = [name for name, value in (("eps", eps), ("norm", norm)) if value is not None]
+    given += ["random_state"] if random_state is not None else []
+    if given:
+        one = len(given) == 1
+        raise TypeError(
+            f"{' and '.join(given)} {'is' if one else 'are'} for the default attack only; "
+            f"set {'it' if one else 'them'} on the attack given, "
+            f"{type(attack).__name__}(eps, norm=..., random_state=...)."
+        )
+    return attack
+
+
+def robust_accuracy(
+    estimator, X, y, attack: Attack | None = None, *, eps=None, norm=None, random_state=None
+) -> float:
     """Accuracy on the adversarial rows ``attack`` generates from ``X``.
+
+    With no attack it is the accuracy under an
+    :class:`~sksmooth.attacks.AttackEnsemble` of budget ``eps``: per row the
+    worst case over gradient attacks fitted to the model (margin PGD with
+    restarts, BPDA or EOT where they apply) and a black-box search. One
+    attack alone overstates robustness wherever it fails, as a gradient
+    attack does against a gradient-masking defence.
 
     On a pipeline the attack runs in its last step's input space, and that
     step classifies the adversarial rows.
@@ -408,31 +443,41 @@ def robust_accuracy(estimator, X, y, attack: Attack) -> float:
         Rows to perturb.
     y : array-like of shape (n_rows,)
         True labels.
-    attack : Attack
-        An attack from :mod:`sksmooth.attacks`.
+    attack : Attack, default=None
+        An attack from :mod:`sksmooth.attacks`; None takes
+        ``AttackEnsemble(eps, norm=norm, random_state=random_state)``.
+    eps : float, default=None
+        Budget of the default attack; only when ``attack`` is None.
+    norm : {"inf", "l2"}, default=None
+        Norm of the default attack (None: ``"inf"``); only when ``attack``
+        is None.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the default attack; only when ``attack`` is None.
 
     Returns
     -------
     accuracy : float
-        Fraction of adversarial rows still classified correctly.
+        Fraction of adversarial rows still classified correctly: an upper
+        bound of the accuracy under every attack of that budget.
 
     Examples
     --------
     >>> from sklearn.datasets import make_classification
-    >>> from sklearn.ensemble import HistGradientBoostingClassifier
+    >>> from sklearn.linear_model import LogisticRegression
     >>> from sksmooth.attacks import RandomSearch
     >>> from sksmooth.metrics import robust_accuracy
     >>> X, y = make_classification(200, n_features=4, random_state=0)
-    >>> model = HistGradientBoostingClassifier(random_state=0).fit(X, y)
+    >>> model = LogisticRegression().fit(X, y)
     >>> 0 <= robust_accuracy(model, X[:20], y[:20], RandomSearch(0.5, random_state=0)) <= 1
     True
+    >>> worst = robust_accuracy(model, X[:20], y[:20], eps=0.5, random_state=0)
+    >>> 0 <= worst <= robust_accuracy(model, X[:20], y[:20], RandomSearch(0.5, random_state=0))
+    True
     """
-    if not isinstance(attack, Attack):
-        raise TypeError(
-            f"attack must be an attack from sksmooth.attacks, got {type(attack).__name__}."
-        )
-    X_adv = attack.generate(estimator, X, y)
-    model = final_step(estimator)
+    attack = _attack_or_default(attack, eps, norm, random_state)
+    # Classified where the attack ran: no step before the last need be invertible.
+    X_adv = attack.generate(estimator, X, y, space="last_step")
+    model = final_model(estimator)
     return float(np.mean(model.predict(model_input(model, X_adv)) == column_or_1d(y)))
 
 
@@ -582,14 +627,24 @@ class _RobustScorer:
         return robust_accuracy(estimator, X, y, self.attack)
 
 
-def make_robust_scorer(attack: Attack):
+def make_robust_scorer(attack: Attack | None = None, *, eps=None, norm=None, random_state=None):
     """Make a scorer of accuracy under ``attack`` (higher is better).
 
     Parameters
     ----------
-    attack : Attack
+    attack : Attack, default=None
         An attack from :mod:`sksmooth.attacks`; give it a ``random_state``
-        for reproducible scores.
+        for reproducible scores. None takes
+        ``AttackEnsemble(eps, norm=norm, random_state=random_state)``, the
+        worst case per row over several attacks (as
+        :func:`robust_accuracy`).
+    eps : float, default=None
+        Budget of the default attack; only when ``attack`` is None.
+    norm : {"inf", "l2"}, default=None
+        Norm of the default attack (None: ``"inf"``); only when ``attack``
+        is None.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the default attack; only when ``attack`` is None.
 
     Returns
     -------
@@ -602,9 +657,7 @@ def make_robust_scorer(attack: Attack):
     >>> from sksmooth.metrics import make_robust_scorer
     >>> make_robust_scorer(RandomSearch(0.5, random_state=0))
     make_robust_scorer(RandomSearch(eps=0.5, ...))
+    >>> make_robust_scorer(eps=0.5, norm="l2", random_state=0)
+    make_robust_scorer(AttackEnsemble(eps=0.5, norm='l2', ...))
     """
-    if not isinstance(attack, Attack):
-        raise TypeError(
-            f"attack must be an attack from sksmooth.attacks, got {type(attack).__name__}."
-        )
-    return _RobustScorer(attack)
+    return _RobustScorer(_attack_or_default(attack, eps, norm, random_state))

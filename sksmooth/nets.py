@@ -1,4 +1,4 @@
-"""A small multilayer perceptron for tabular data, ready to be smoothed."""
+"""skorch nets ready to be smoothed or attacked: a small MLP, or a module of your own."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 from skorch import NeuralNetClassifier
 from torch import nn
 
-__all__ = ["MLPModule", "make_mlp_classifier"]
+__all__ = ["MLPModule", "make_classifier", "make_mlp_classifier"]
 
 
 def _check_categorical(
@@ -197,6 +197,143 @@ class MLPModule(nn.Module):
         return self.layers(X)
 
 
+class _TrainedModuleClassifier(NeuralNetClassifier):
+    """A net around a trained module whose ``predict`` returns labels of ``classes``.
+
+    skorch's returns the index of the top logit, which is the label only when
+    the classes are 0 to ``n_classes - 1``; scikit-learn's tools compare
+    ``predict`` with ``y``.
+    """
+
+    def predict(self, X):
+        return self.classes_[super().predict(X)]
+
+
+def make_classifier(
+    module,
+    *,
+    classes=None,
+    max_epochs: int = 20,
+    lr: float = 1e-3,
+    batch_size: int = 128,
+    **net_params,
+) -> NeuralNetClassifier:
+    """Build a skorch :class:`~skorch.NeuralNetClassifier` around any torch module.
+
+    Two uses, told apart by ``module``:
+
+    - a module **class**, to be trained: the net is unfitted, for
+      :class:`~sksmooth.SmoothedClassifier` to train under noise. Where the
+      class takes ``input_units`` and ``output_units``,
+      :class:`~sksmooth.SmoothedClassifier` sets them from the data; other
+      constructor arguments take the ``module__`` prefix.
+    - a module **instance**, already trained: the net is initialized around
+      that very module (its weights kept, nothing trained) and behaves as
+      fitted. Give it ``classes``. Wrap it in
+      :class:`~sklearn.frozen.FrozenEstimator` to smooth it without
+      retraining, ``SmoothedClassifier(FrozenEstimator(net), ...).fit(X, y)``,
+      or pass it to an attack of :mod:`sksmooth.attacks` as is.
+
+    The defaults suit smoothing and model selection: Adam, cross-entropy on
+    logits, no internal validation split (``train_split=None``) and no
+    training log (``verbose=0``). The module must return one logit per class.
+    As for any skorch net, the net's own ``predict`` takes rows in the
+    module's dtype (float32 unless you changed it); sksmooth's estimators,
+    attacks and metrics convert the rows they are given.
+
+    Parameters
+    ----------
+    module : torch.nn.Module subclass or instance
+        The module class to train, or a trained module.
+    classes : array-like of shape (n_classes,), default=None
+        For a trained module only, and required there: the label of each of
+        its outputs, in order (``classes[i]`` is the label of logit ``i``).
+    max_epochs : int, default=20
+        Number of training epochs.
+    lr : float, default=1e-3
+        Adam learning rate.
+    batch_size : int, default=128
+        Batch size, in training and in prediction.
+    **net_params
+        Any other :class:`~skorch.NeuralNetClassifier` parameter, e.g.
+        ``device="cuda"`` or ``module__hidden=32``. A trained module stays
+        on its own device unless ``device`` is given.
+
+    Returns
+    -------
+    net : skorch.NeuralNetClassifier
+        Unfitted for a module class. For a trained module, initialized and
+        ready to predict, with ``classes_`` set and ``predict`` returning
+        labels of ``classes`` (skorch's own returns the index of the top
+        logit).
+
+    See Also
+    --------
+    make_mlp_classifier : The same around :class:`MLPModule`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from sksmooth.nets import make_classifier
+    >>> class Linear(nn.Module):
+    ...     def __init__(self, input_units=2, output_units=2):
+    ...         super().__init__()
+    ...         self.linear = nn.Linear(input_units, output_units)
+    ...     def forward(self, X):
+    ...         return self.linear(X)
+
+    A class, for :class:`~sksmooth.SmoothedClassifier` to train:
+
+    >>> net = make_classifier(Linear, max_epochs=5)
+    >>> net.module is Linear
+    True
+
+    A trained module, ready to predict, smooth (frozen) or attack:
+
+    >>> trained = Linear()
+    >>> net = make_classifier(trained, classes=["legit", "fraud"])
+    >>> net.module_ is trained
+    True
+    >>> net.predict(torch.zeros(3, 2)).shape
+    (3,)
+    >>> set(net.predict(torch.zeros(3, 2))) <= {"legit", "fraud"}
+    True
+    """
+    if isinstance(module, nn.Module):
+        if classes is None:
+            raise ValueError(
+                "A module instance is taken as trained and needs classes, the label of "
+                "each of its outputs in order; pass the module class to train it instead."
+            )
+        if len(classes) < 2:
+            raise ValueError(f"classes needs at least two labels, got {list(classes)!r}.")
+        parameter = next(module.parameters(), None)
+        net_params.setdefault("device", "cpu" if parameter is None else str(parameter.device))
+    elif not (isinstance(module, type) and issubclass(module, nn.Module)):
+        raise TypeError(f"module must be a torch.nn.Module subclass or instance, got {module!r}.")
+    elif classes is not None:
+        raise ValueError(
+            "classes is for a trained module instance; a module class learns its "
+            "classes from the data in fit."
+        )
+    params = {
+        "criterion": nn.CrossEntropyLoss,
+        "optimizer": torch.optim.Adam,
+        "train_split": None,
+        "verbose": 0,
+        **net_params,
+    }
+    if classes is None:
+        return NeuralNetClassifier(
+            module, max_epochs=max_epochs, lr=lr, batch_size=batch_size, **params
+        )
+    net = _TrainedModuleClassifier(
+        module, max_epochs=max_epochs, lr=lr, batch_size=batch_size, classes=classes, **params
+    )
+    return net.initialize()
+
+
 def make_mlp_classifier(
     hidden_units: Sequence[int] = (64, 64),
     *,
@@ -223,7 +360,8 @@ def make_mlp_classifier(
         Training batch size.
     **net_params
         Any other :class:`~skorch.NeuralNetClassifier` parameter, e.g.
-        ``device="cuda"`` or ``criterion__weight=torch.tensor([1.0, 20.0])``.
+        ``device="cuda"``. Weigh classes with the smoothed or masked
+        estimator's ``class_weight`` instead of ``criterion__weight``.
         Module parameters take the ``module__`` prefix: columns holding
         category codes are declared with ``module__categorical_columns`` and
         ``module__categories`` (see :class:`MLPModule`), which the module
@@ -233,6 +371,10 @@ def make_mlp_classifier(
     -------
     net : skorch.NeuralNetClassifier
         Unfitted; wrap it in :class:`~sksmooth.SmoothedClassifier`.
+
+    See Also
+    --------
+    make_classifier : The same around a module of your own.
 
     Examples
     --------
@@ -249,18 +391,11 @@ def make_mlp_classifier(
     >>> net.module__categories
     [[1, 2, 3]]
     """
-    params = {
-        "criterion": nn.CrossEntropyLoss,
-        "optimizer": torch.optim.Adam,
-        "train_split": None,
-        "verbose": 0,
-        **net_params,
-    }
-    return NeuralNetClassifier(
+    return make_classifier(
         MLPModule,
         module__hidden_units=tuple(hidden_units),
         max_epochs=max_epochs,
         lr=lr,
         batch_size=batch_size,
-        **params,
+        **net_params,
     )

@@ -32,19 +32,31 @@ from ._adapters import (
     DifferentiableTarget,
     make_voter,
     module_device_dtype,
-    module_scores,
+    net_scores,
     unwrap_frozen,
 )
 from ._labels import label_indices
 from ._monte_carlo import count_votes, fit_seeds, row_seeds, torch_seed
 from ._progress import progress
-from ._training import check_representable, fit_estimator_under_noise, fit_net_under_noise
+from ._training import (
+    SINGLE_LOGIT_HINT,
+    check_class_weight,
+    check_representable,
+    class_weights,
+    fit_estimator_under_noise,
+    fit_net_under_noise,
+    is_fitted,
+    is_single_logit_net,
+    set_criterion_weight,
+    warn_on_ordered_criterion_weight,
+)
 from .certification import (
     CertificationResult,
     certify_votes,
     predict_votes,
     sequential_certify_votes,
 )
+from .certification._certify import largest_radius, samples_for_radius
 from .noise import NoiseModel, get_noise, make_noise_model
 from .utils._categorical import categorical_mask, check_codes, learn_categories, pandas_codes
 from .utils._feature_map import feature_map
@@ -70,9 +82,11 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         The base classifier: a skorch :class:`~skorch.NeuralNetClassifier`
         (fast path: noise is drawn on the net's device and passed through its
         ``module_`` in batches) or any scikit-learn classifier with ``predict``
-        (generic path). It is cloned and trained under noise in :meth:`fit`;
-        wrap a fitted model in :class:`~sklearn.frozen.FrozenEstimator` to
-        smooth it without retraining.
+        (generic path). It is cloned and trained under noise in :meth:`fit`
+        (a fitted one is retrained, with a warning); wrap a fitted model in
+        :class:`~sklearn.frozen.FrozenEstimator` to smooth it without
+        retraining. A net must give one score per class: skorch's
+        ``NeuralNetBinaryClassifier`` (one logit) is refused.
     sigma : float, array-like of shape (n_features,) or dict, default=0.25
         Standard deviation of the noise per column, in the units of ``X`` as
         this estimator receives it (after any earlier pipeline step). A float
@@ -129,6 +143,18 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         For base estimators other than skorch nets: number of noisy copies of
         ``X`` the base estimator is fitted on. skorch nets get fresh noise in
         every batch of every epoch instead.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in training, as in scikit-learn: a dict
+        ``{label: weight}`` (classes it does not name weigh 1), or
+        ``"balanced"`` for ``n_samples / (n_classes * np.bincount(y))``. A
+        skorch net gets them as its criterion's ``weight``, in the order of
+        ``classes_`` (sorted labels), on the clone it trains: give
+        ``class_weight={"fraud": 20, "legit": 1}`` rather than a
+        ``criterion__weight`` tensor whose order is that of the sorted labels.
+        Other base estimators get them as sample weights of every noisy copy
+        (multiplying any ``sample_weight``), so their ``fit`` must accept
+        ``sample_weight``; else set the base estimator's own
+        ``class_weight``. No effect on a frozen estimator.
     abstain_label : object, default=None
         If None, :meth:`predict` returns the top class of every row, as any
         scikit-learn classifier does. Otherwise rows whose top class is not
@@ -227,6 +253,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         alpha=0.001,
         batch_size=1000,
         n_noisy_copies=1,
+        class_weight=None,
         abstain_label=None,
         random_state=None,
         precision="float32",
@@ -245,6 +272,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.alpha = alpha
         self.batch_size = batch_size
         self.n_noisy_copies = n_noisy_copies
+        self.class_weight = class_weight
         self.abstain_label = abstain_label
         self.random_state = random_state
         self.precision = precision
@@ -272,8 +300,8 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         sample_weight : array-like of shape (n_samples,), default=None
             Passed to the base estimator's ``fit`` (each noisy copy of a row
             keeps its weight) where it accepts ``sample_weight``. skorch nets
-            do not; weight their classes with ``criterion__weight`` instead,
-            e.g. ``criterion__weight=torch.tensor([1.0, 20.0])`` for rare fraud.
+            do not; weight their classes with ``class_weight`` instead, e.g.
+            ``class_weight={"fraud": 20, "legit": 1}`` for rare fraud.
             Ignored for a frozen estimator, which is not trained.
 
         Returns
@@ -288,12 +316,28 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 "estimator must be a classifier with fit and predict (a scikit-learn "
                 f"classifier or a skorch NeuralNetClassifier); got {self.estimator!r}."
             )
+        frozen = isinstance(self.estimator, FrozenEstimator)
+        if is_single_logit_net(inner) and not frozen:
+            raise TypeError(
+                f"SmoothedClassifier cannot train {type(inner).__name__}, a net with one "
+                "logit and binary cross-entropy: it trains nets on one score per class. "
+                + SINGLE_LOGIT_HINT
+                + " A one-logit net already fitted can be smoothed as it is: "
+                "SmoothedClassifier(FrozenEstimator(net))."
+            )
         X, y = self._validated_training_data(X, y)
         check_classification_targets(y)
         noise_model = self._noise_model()
-        frozen = isinstance(self.estimator, FrozenEstimator)
-        if sample_weight is not None and not frozen:
-            sample_weight = _checked_sample_weight(sample_weight, X, inner)
+        if frozen and self.class_weight is not None:
+            warnings.warn(
+                "class_weight has no effect on a FrozenEstimator, which is not trained.",
+                UserWarning,
+                stacklevel=2,
+            )
+        if not frozen:
+            _warn_if_fitted(inner)
+            if sample_weight is not None:
+                sample_weight = _checked_sample_weight(sample_weight, X, inner)
         init_seed, noise_seed, self._seed = fit_seeds(self.random_state, 3)
         init_seed, noise_seed = torch_seed(init_seed), torch_seed(noise_seed)
 
@@ -303,9 +347,14 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         else:
             self.classes_, y_encoded = np.unique(y, return_inverse=True)
             self._check_two_classes()
+            weights = class_weights(self.class_weight, self.classes_, y_encoded)
             self.estimator_ = clone(self.estimator)
             if isinstance(inner, NeuralNet):
                 self._warn_on_module_instance(inner)
+                if weights is None:
+                    warn_on_ordered_criterion_weight(inner, self.classes_, stacklevel=2)
+                else:
+                    set_criterion_weight(self.estimator_, weights)
                 fit_net_under_noise(
                     self.estimator_,
                     X,
@@ -316,6 +365,8 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                     noise_seed=noise_seed,
                 )
             else:
+                if weights is not None:
+                    sample_weight = _class_sample_weight(weights, y_encoded, sample_weight, inner)
                 _seed_random_states(self.estimator_, init_seed)
                 fit_estimator_under_noise(
                     self.estimator_,
@@ -348,6 +399,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             if self.n_jobs == 0:
                 raise ValueError("n_jobs == 0 has no meaning; use None, -1 or a positive count.")
         check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
+        check_class_weight(self.class_weight)
         if not isinstance(self.fresh_noise, (bool, np.bool_)):
             raise TypeError(f"fresh_noise must be True or False, got {self.fresh_noise!r}.")
 
@@ -459,6 +511,27 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     # ------------------------------------------------------- Monte Carlo core
 
     def _validated_rows(self, X) -> np.ndarray:
+        try:
+            X = self._converted_rows(X)
+        except ValueError as error:
+            if "could not convert" not in str(error):
+                raise
+            # Raw rows (strings and all) given to the last step of a pipeline.
+            raise ValueError(
+                f"{error}. SmoothedClassifier takes the numbers its pipeline step receives; "
+                "for rows as the pipeline takes them, certify with "
+                "sksmooth.certify(pipeline, X) (and predict with pipeline.predict(X)), "
+                "which passes X through the earlier steps first."
+            ) from error
+        inner = unwrap_frozen(self.estimator_)
+        if isinstance(inner, NeuralNet) and hasattr(inner, "module_"):
+            # Beyond the net's precision a row turns into inf, then NaN scores.
+            precision = AUTOCAST_DTYPES[self.precision] or module_device_dtype(inner.module_)[1]
+            check_representable(X, precision)
+        return np.ascontiguousarray(X)
+
+    def _converted_rows(self, X) -> np.ndarray:
+        """Rows as float64, checked against what fit saw (columns, names, category codes)."""
         if not self.is_categorical_.any():
             X = validate_data(self, X, reset=False, dtype=np.float64)
         else:
@@ -473,12 +546,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=False)
             self._check_finite_codes(X, self.is_categorical_)
             self._check_known_codes(X)
-        inner = unwrap_frozen(self.estimator_)
-        if isinstance(inner, NeuralNet) and hasattr(inner, "module_"):
-            # Beyond the net's precision a row turns into inf, then NaN scores.
-            precision = AUTOCAST_DTYPES[self.precision] or module_device_dtype(inner.module_)[1]
-            check_representable(X, precision)
-        return np.ascontiguousarray(X)
+        return X
 
     def _check_known_codes(self, X: np.ndarray) -> None:
         unknown = self._noise_model().categorical.unknown_codes(X)
@@ -687,9 +755,12 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             if radius is not None:
                 raise ValueError("Give radius (decision mode) or n_max (adaptive mode), not both.")
 
+        sequential = radius is not None or n_max is not None
+        n_cap = (n_max or self.n) if sequential else self.n
+        _warn_on_small_n(n_cap, self.alpha, noise_model, sequential)
         seed = self._call_seed()  # one seed for every stream and look of this call
         selection = self._count_votes(X, "select", self.n0, seed=seed)
-        if radius is None and n_max is None:
+        if not sequential:
             estimation = self._count_votes(X, "estimate", self.n, seed=seed)
             out = certify_votes(
                 selection, estimation, alpha=self.alpha, noise_model=noise_model, norm=norm
@@ -726,6 +797,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             categorical_radius=noise_model.radii_with_changes(out.p_lower, norm),
             categorical_features=None if categorical is None else categorical.columns,
             categorical_noise=None if categorical is None else categorical.probability,
+            max_radius=largest_radius(n_cap, self.alpha, noise_model, norm, sequential=sequential),
         )
 
     # ------------------------------------------------------------ attacks
@@ -757,13 +829,15 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 f"classifier is differentiable; this one smooths {type(net).__name__}. "
                 + BLACK_BOX_HINT
             )
+        # Logits whatever the net returns (probabilities, or one logit for two classes).
+        scores = net_scores(net, len(self.classes_))
         module, noise_model = net.module_, self._noise_model()
 
         def soft_smoothed(X, bpda, generator):
             unit = torch.empty((n_noise_samples, *X.shape), dtype=X.dtype, device=X.device)
             noise = noise_model.scale_unit_(noise_model.noise.draw_(unit, generator))
-            scores = module_scores(module, (X.unsqueeze(0) + noise).flatten(0, 1))
-            probabilities = torch.softmax(scores, dim=1).view(n_noise_samples, len(X), -1)
+            logits = scores.logits((X.unsqueeze(0) + noise).flatten(0, 1))
+            probabilities = torch.softmax(logits, dim=1).view(n_noise_samples, len(X), -1)
             return torch.log(probabilities.mean(dim=0).clamp_min(1e-12))
 
         return DifferentiableTarget(soft_smoothed, module, self.classes_, stochastic=True)
@@ -865,11 +939,68 @@ def _checked_sample_weight(sample_weight, X: np.ndarray, inner) -> np.ndarray:
     if isinstance(inner, NeuralNet):
         raise ValueError(
             "skorch nets do not take sample_weight; weight the classes in the loss "
-            "instead, e.g. criterion__weight=torch.tensor([1.0, 20.0])."
+            'instead with class_weight, e.g. class_weight={"fraud": 20, "legit": 1}.'
         )
     if not has_fit_parameter(inner, "sample_weight"):
         raise ValueError(f"{type(inner).__name__}.fit does not accept sample_weight.")
     return weight
+
+
+def _class_sample_weight(
+    weights: np.ndarray, y_encoded: np.ndarray, sample_weight: np.ndarray | None, inner
+) -> np.ndarray:
+    """Each row's class weight, times its sample weight: class_weight for non-net bases."""
+    if not has_fit_parameter(inner, "sample_weight"):
+        raise ValueError(
+            f"class_weight reaches {type(inner).__name__} as sample weights, and its fit "
+            "does not accept sample_weight; set the base estimator's own class_weight "
+            "instead, if it has one."
+        )
+    row_weight = weights[y_encoded]
+    return row_weight if sample_weight is None else row_weight * sample_weight
+
+
+def _warn_if_fitted(inner) -> None:
+    """A fitted base estimator passed as is would be retrained: say how to keep it."""
+    if is_fitted(inner):
+        warnings.warn(
+            f"The base estimator ({type(inner).__name__}) is already fitted: fit clones it "
+            "and trains the clone under noise from scratch, so its training is not used. "
+            "To smooth the fitted model as it is, wrap it in "
+            "sklearn.frozen.FrozenEstimator(model).",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+# Below this largest radius (in sigmas, in the noise's own norm) a sample count
+# certifies next to nothing, whatever the model.
+USEFUL_RADIUS_IN_SIGMAS = 0.1
+
+
+def _warn_on_small_n(n: int, alpha: float, noise_model: NoiseModel, sequential: bool) -> None:
+    """Warn when ``n`` samples at ``alpha`` cannot certify even a tenth of sigma.
+
+    Read in the noise's own norm (L2 for Gaussian, L1 for Laplace and
+    uniform), whose radius in sigmas does not depend on the number of
+    columns, so the warning is about ``n`` and not about the norm asked for.
+    """
+    norm = noise_model.noise.default_norm
+    largest = largest_radius(n, alpha, noise_model, norm, sequential=sequential, in_sigmas=True)
+    if largest >= USEFUL_RADIUS_IN_SIGMAS:
+        return
+    needed = ", ".join(
+        f"n >= {samples_for_radius(r, alpha, noise_model, norm)} for {r:g} sigma"
+        for r in (0.5, 1.0)
+    )
+    warnings.warn(
+        f"With n={n} samples at alpha={alpha:g} no certificate can exceed "
+        f"{largest:.2g} sigma ({norm.upper()}), even when every vote agrees: radii this small "
+        f"certify next to nothing, whatever the certified accuracy at radius 0 says. "
+        f"Certify with more samples: {needed}.",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def _with_abstentions(labels: np.ndarray, abstain: np.ndarray, abstain_label) -> np.ndarray:

@@ -26,7 +26,7 @@ NOISY_COPIES_DIFFER = (
 )
 SKORCH_NO_SAMPLE_WEIGHT = (
     "skorch nets take no sample_weight (SmoothedClassifier raises and points to "
-    "criterion__weight for class weights)"
+    "class_weight)"
 )
 
 

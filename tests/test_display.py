@@ -195,9 +195,45 @@ def test_curves_of_another_kind_of_radius_are_refused():
     l2.ax_.set_xlabel("L2 radius (standardised units)")
     CertifiedAccuracyDisplay.from_result(random_result(15, sigma=0.5), ax=l2.ax_)
     assert len(l2.ax_.lines) == 2
-    # A certified curve is no attack budget curve: neither joins the other's axes.
-    with pytest.raises(ValueError, match="'L2 radius'.*'attack budget eps"):
-        RobustAccuracyDisplay.from_accuracies([0, 0.5], [0.9, 0.5], norm="l2", ax=l2.ax_)
+    assert l2.ax_.get_xlabel() == "L2 radius (standardised units)"  # not overwritten
+    # Attack budgets of another norm, or of no norm said, are refused too.
+    with pytest.raises(ValueError, match="'L2 radius'.*'attack budget eps \\(L1\\)'"):
+        RobustAccuracyDisplay.from_accuracies([0, 0.5], [0.9, 0.5], norm="l1", ax=l2.ax_)
+    with pytest.raises(ValueError, match="'attack budget eps'.*Give the RobustAccuracyDisplay"):
+        RobustAccuracyDisplay.from_accuracies([0, 0.5], [0.9, 0.5], ax=l2.ax_)
+    assert len(l2.ax_.lines) == 2
+
+
+def test_certified_and_attack_curves_of_one_norm_share_axes_labelled_for_both():
+    # Before: each display labelled the axes for its own curves alone (or refused
+    # the other's, although an L2 radius and an L2 budget are one distance).
+    certified = CertifiedAccuracyDisplay.from_result(random_result(30), name="sigma=0.25")
+    attacked = RobustAccuracyDisplay.from_accuracies(
+        [0, 0.5], [0.9, 0.4], name="PGD", norm="l2", ax=certified.ax_
+    )
+    ax = certified.ax_
+    assert attacked.ax_ is ax and len(ax.lines) == 2
+    assert ax.get_xlabel() == "attack budget eps / certified radius (L2)"
+    assert ax.get_ylabel() == "accuracy"  # no longer "certified accuracy" for both
+    assert legend_texts(ax) == ["sigma=0.25", "PGD"]
+    # The other order, and a third curve: the same labels.
+    attacked = RobustAccuracyDisplay.from_accuracies([0, 0.5], [0.9, 0.4], norm="l2")
+    CertifiedAccuracyDisplay.from_result(random_result(31), ax=attacked.ax_)
+    assert attacked.ax_.get_xlabel() == "attack budget eps / certified radius (L2)"
+    assert attacked.ax_.get_ylabel() == "accuracy"
+    # L-inf attacks and L-inf certificates meet too, whatever each calls the norm.
+    linf = RobustAccuracyDisplay.from_accuracies([0, 0.1], [0.9, 0.4], norm=np.inf)
+    CertifiedAccuracyDisplay.from_result(random_result(32, norm="linf"), ax=linf.ax_)
+    assert linf.ax_.get_xlabel() == "attack budget eps / certified radius (L-inf)"
+
+
+def test_labels_a_user_set_stay_when_curves_are_added():
+    display = RobustAccuracyDisplay.from_accuracies([0, 0.5], [0.9, 0.4], norm="l2")
+    display.ax_.set_ylabel("share of frauds still caught")
+    CertifiedAccuracyDisplay.from_result(random_result(33), ax=display.ax_)
+    # The user's y label stays; the x label, still the display's, names both curves.
+    assert display.ax_.get_ylabel() == "share of frauds still caught"
+    assert display.ax_.get_xlabel() == "attack budget eps / certified radius (L2)"
 
 
 def test_unitless_radii_of_another_sigma_are_refused():
@@ -318,6 +354,40 @@ def test_robust_curve_matches_attacks_at_each_budget(net_task):
     ax = display.ax_
     assert ax.get_xlabel() == "attack budget eps (L-inf)" and ax.get_ylabel() == "accuracy"
     assert legend_texts(ax) == ["NeuralNetClassifier, PGD"]
+
+
+def test_default_legend_names_the_masking_defence(net_task):
+    _, X, y = net_task
+    eps = [0.0, 0.3]
+    labels = []
+    ax = None
+    for method in ("quantize", "thermometer"):
+        masked = GradientMaskedClassifier(
+            tiny_net(max_epochs=3), method=method, levels=4, random_state=0
+        ).fit(X, y)
+        attack = PGD(0.3, steps=3, random_state=0)
+        display = RobustAccuracyDisplay.from_estimator(masked, X, y, attack=attack, eps=eps, ax=ax)
+        ax = display.ax_
+        labels.append(display.line_.get_label())
+    # Before: "GradientMaskedClassifier, PGD" twice, one legend entry like the other.
+    assert labels == [
+        "quantize (GradientMaskedClassifier), PGD",
+        "thermometer (GradientMaskedClassifier), PGD",
+    ]
+    assert legend_texts(ax) == labels
+
+
+def test_robust_curve_defaults_to_the_attack_ensemble(net_task):
+    net, X, y = net_task
+    X, y = X[:30], y[:30]
+    eps = [0.0, 0.3]
+    display = RobustAccuracyDisplay.from_estimator(net, X, y, eps=eps, norm="l2", random_state=0)
+    expected = [robust_accuracy(net, X, y, eps=e, norm="l2", random_state=0) for e in eps]
+    np.testing.assert_allclose(display.accuracy, expected)
+    assert display.line_.get_label() == "NeuralNetClassifier, AttackEnsemble"
+    assert display.ax_.get_xlabel() == "attack budget eps (L2)"
+    with pytest.raises(TypeError, match="norm is for the default attack only"):
+        RobustAccuracyDisplay.from_estimator(net, X, y, attack=PGD(0.1), eps=eps, norm="l2")
 
 
 def test_attacks_and_certificates_share_one_axes(smoothed_iris):

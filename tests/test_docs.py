@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -58,22 +59,71 @@ def test_conf_imports_with_the_extensions_the_site_needs(conf):
     assert conf.autosummary_generate is True
 
 
-@pytest.mark.parametrize(
-    ("value", "offline"), [(None, False), ("", False), ("0", False), ("1", True), ("yes", True)]
-)
-def test_offline_builds_drop_the_links_to_other_projects(monkeypatch, value, offline):
-    if value is None:
-        monkeypatch.delenv("SKSMOOTH_DOCS_OFFLINE", raising=False)
-    else:
-        monkeypatch.setenv("SKSMOOTH_DOCS_OFFLINE", value)
+def load_conf(monkeypatch, **environ):
+    """docs/conf.py as a module, read under ``environ``."""
+    monkeypatch.delenv("SKSMOOTH_DOCS_INTERSPHINX", raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setattr(sys, "path", list(sys.path))
     spec = importlib.util.spec_from_file_location("sksmooth_docs_conf", DOCS / "conf.py")
-    conf = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(conf)
-    assert conf.OFFLINE is offline
-    assert bool(conf.intersphinx_mapping) is not offline
-    if not offline:
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("value", "linked"), [(None, False), ("", False), ("0", False), ("1", True), ("yes", True)]
+)
+def test_links_to_other_projects_are_opt_in(monkeypatch, value, linked):
+    environ = {} if value is None else {"SKSMOOTH_DOCS_INTERSPHINX": value}
+    conf = load_conf(monkeypatch, **environ)
+    assert conf.INTERSPHINX is linked
+    assert bool(conf.intersphinx_mapping) is linked
+    if linked:
         assert {"python", "numpy", "sklearn", "torch", "skorch"} <= set(conf.intersphinx_mapping)
+
+
+def test_the_default_build_asks_nothing_of_the_network(monkeypatch):
+    conf = load_conf(monkeypatch)
+    assert conf.intersphinx_mapping == {}  # inventories are downloaded
+    # Maths by a local MathJax, which sets mathjax_path: never a CDN address.
+    math = [name for name in conf.extensions if "math" in name]
+    assert math == ["sphinx.ext.mathjax", "sphinx-mathjax-offline"]
+    assert not hasattr(conf, "mathjax_path")
+    pages = [getattr(conf, name, []) for name in ("html_js_files", "html_css_files")]
+    assert not [url for urls in pages for url in urls if "://" in str(url)]
+    assert "://" not in str(conf.html_theme_options)
+
+
+def test_maths_is_rendered_by_a_local_mathjax(tmp_path):
+    # A one-page site with the documentation's maths extensions, built as make docs builds.
+    pytest.importorskip("sphinx")
+    pytest.importorskip("sphinx-mathjax-offline")
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "conf.py").write_text(
+        'extensions = ["sphinx.ext.mathjax", "sphinx-mathjax-offline"]\n'
+    )
+    (source / "index.rst").write_text("Page\n====\n\n.. math::\n\n   \\Phi^{-1}(p)\n")
+    command = [sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html"]
+    build = subprocess.run(
+        [*command, str(source), str(tmp_path / "html")], capture_output=True, text=True
+    )
+    assert build.returncode == 0, build.stderr
+    page = (tmp_path / "html" / "index.html").read_text()
+    scripts = re.findall(r'<script[^>]*src="([^"]*mathjax[^"]*)"', page)
+    assert scripts == ["_static/mathjax/tex-chtml.js"]
+    assert (tmp_path / "html" / "_static" / "mathjax" / "tex-chtml.js").is_file()
+
+
+def test_api_titles_are_short_and_long_lines_wrap():
+    # A page title "sksmooth.SmoothedClassifier" is wider than the theme's column, which
+    # cuts it; the module is in the signature and the breadcrumbs.
+    for template in ("class.rst", "function.rst"):
+        first = (DOCS / "_templates" / "autosummary" / template).read_text().splitlines()[0]
+        assert first == "{{ objname | escape | underline }}"
+    css = (DOCS / "_static" / "sksmooth.css").read_text()
+    assert "white-space: pre-wrap" in css and "overflow-wrap: anywhere" in css
 
 
 # ------------------------------------------------------------ API reference
@@ -299,9 +349,15 @@ def test_gallery_has_a_readme_with_a_title():
 
 @pytest.mark.slow
 def test_sphinx_build_has_no_warnings(tmp_path):
-    # Offline, without running the examples (make docs runs them), on a copy
+    # As make docs builds (offline), without running the examples, on a copy
     # of the sources so the build leaves docs/ as it was.
-    for module in ("sphinx", "numpydoc", "sphinx_gallery", "pydata_sphinx_theme"):
+    for module in (
+        "sphinx",
+        "numpydoc",
+        "sphinx_gallery",
+        "pydata_sphinx_theme",
+        "sphinx-mathjax-offline",
+    ):
         pytest.importorskip(module)
     built = ("_build", "generated", "auto_examples", "sg_execution_times.rst")
     shutil.copytree(DOCS, tmp_path / "docs", ignore=shutil.ignore_patterns(*built))
@@ -309,8 +365,68 @@ def test_sphinx_build_has_no_warnings(tmp_path):
     shutil.copy(ROOT / "CHANGES.md", tmp_path / "CHANGES.md")
     command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-q"]
     command += ["-D", "plot_gallery=0", str(tmp_path / "docs"), str(tmp_path / "html")]
-    env = {**os.environ, "SKSMOOTH_DOCS_OFFLINE": "1"}
+    env = {name: value for name, value in os.environ.items() if name != "SKSMOOTH_DOCS_INTERSPHINX"}
     build = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert build.returncode == 0, build.stderr
     assert (tmp_path / "html" / "generated" / "sksmooth.SmoothedClassifier.html").is_file()
     assert (tmp_path / "html" / "auto_examples" / "plot_certify_fraud.html").is_file()
+
+
+# ------------------------------------------------------- code of the pages
+
+
+def python_blocks(page: Path) -> list:
+    """The code of every ``.. code-block:: python`` of a reST page, in order."""
+    blocks = re.findall(
+        r"^\.\. code-block:: python\n\n((?:(?:   .*)?\n)+)", page.read_text(), flags=re.M
+    )
+    return [textwrap.dedent(block) for block in blocks]
+
+
+def shrunk(code: str) -> str:
+    """The same code on fewer rows and noise samples."""
+    code = code.replace("make_fraud(20_000,", "make_fraud(1_500,")
+    code = code.replace("n=10_000", "n=500")
+    return code.replace("certify(model, X_test, y_test)", "certify(model, X_test, y_test, n=500)")
+
+
+def run_blocks(blocks: list, namespace: dict, name: str) -> dict:
+    for i, block in enumerate(blocks):
+        exec(compile(shrunk(block), f"{name}, block {i}", "exec"), namespace)
+    return namespace
+
+
+def test_getting_started_runs_as_written(capsys):
+    blocks = python_blocks(DOCS / "getting_started.rst")
+    assert len(blocks) == 3  # a first certificate, a trained module, a module class
+    run_blocks(blocks, {}, "getting_started.rst")
+    out = capsys.readouterr().out
+    for line in ("accuracy:", "certified accuracy at radius 0.5:", "accuracy under PGD:"):
+        assert line in out
+
+
+def test_the_tabular_guide_reads_certificates_in_the_data_units():
+    # "A fraud pipeline", then each recipe of per_feature_change, as written.
+    blocks = python_blocks(DOCS / "user_guide" / "tabular.rst")
+    pipeline = [block for block in blocks if "make_column_transformer" in block]
+    recipes = [block for block in blocks if "per_feature_change()" in block]
+    assert len(pipeline) == 1 and len(recipes) == 2
+    namespace = run_blocks(pipeline, {}, "tabular.rst, A fraud pipeline")
+    numbers = ["amount", "hours_since_last_txn", "txn_velocity_24h", "distance_from_home_km"]
+    for recipe in recipes:
+        with pytest.warns(UserWarning, match="OneHotEncoder .* is not affine"):
+            run_blocks([recipe], namespace, "tabular.rst, per_feature_change")
+        change, result, caught = namespace["change"], namespace["result"], namespace["caught"]
+        X_test = namespace["X_test"]
+        assert list(change.columns) == list(X_test.columns) and len(change) == len(X_test)
+        assert caught.any()
+        median = change[caught].median()
+        assert (median[numbers] > 0).all()
+        assert median["account_age_days"] == 0  # no noise: not covered
+        assert median[["merchant_category", "channel"]].isna().all()  # one-hot: NaN
+        assert (change[result.abstained].fillna(0) == 0).all().all()
+
+
+def test_the_performance_guide_says_how_to_run_torch_on_one_thread():
+    text = (DOCS / "user_guide" / "performance.rst").read_text()
+    assert "torch.set_num_threads(1)" in text and "OMP_NUM_THREADS=1" in text

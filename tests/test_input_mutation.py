@@ -356,4 +356,4 @@ def test_pipeline_on_a_fraud_frame_changes_no_input():
     with pytest.warns(UserWarning, match="not affine"):
         call_and_check(lambda: certify(pipe, X, y, n=30).per_feature_change(), X, y)
     attack = RandomSearch(0.1, n_queries=3, random_state=0)
-    call_and_check(lambda: attack.generate(pipe, X, y), X, y)
+    call_and_check(lambda: attack.generate(pipe, X, y, space="last_step"), X, y)

@@ -8,10 +8,10 @@ from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score, cross_validate
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from sksmooth import SmoothedClassifier, certify, make_fraud
-from sksmooth.attacks import PGD, RandomSearch
+from sksmooth.attacks import PGD, AttackEnsemble, RandomSearch
 from sksmooth.certification import CertificationResult
 from sksmooth.datasets import make_fraud_preprocessor
 from sksmooth.metrics import (
@@ -231,6 +231,47 @@ def test_robust_scorer_equals_robust_accuracy_and_runs_in_cross_validate(data):
         scoring={"accuracy": "accuracy", "robust": scorer},
     )
     assert np.all(scores["test_robust"] <= scores["test_accuracy"])
+
+
+def test_robust_accuracy_defaults_to_the_worst_case_of_an_attack_ensemble(data):
+    X, y = data
+    X, y = X[:40], y[:40]
+    net = tiny_net(module__input_units=X.shape[1], module__output_units=2)
+    torch.manual_seed(0)
+    net.fit(X.astype(np.float32), y)
+    settings = {"eps": 0.5, "norm": "l2", "random_state": 0}
+    worst = robust_accuracy(net, X, y, **settings)
+    ensemble = AttackEnsemble(0.5, norm="l2", random_state=0)
+    assert worst == robust_accuracy(net, X, y, ensemble)
+    # No single attack of the set does better than their worst case per row.
+    for attack in (PGD(0.5, norm="l2", random_state=0), RandomSearch(**settings)):
+        assert worst <= robust_accuracy(net, X, y, attack)
+    scorer = make_robust_scorer(**settings)
+    assert isinstance(scorer.attack, AttackEnsemble) and scorer(net, X, y) == worst
+
+
+def test_robust_accuracy_classifies_where_the_attack_ran(data):
+    # A one-hot step has no inverse for rows moved off their codes: the rows are
+    # classified by the last step, in its input space, where the attack ran.
+    X, y = data
+    one_hot = OneHotEncoder(sparse_output=False)
+    model = make_pipeline(one_hot, LogisticRegression()).fit(X[:, :2].round() > 0, y)
+    rows = X[:40, :2].round() > 0
+    accuracy = robust_accuracy(model, rows, y[:40], RandomSearch(0.4, random_state=0))
+    assert 0 <= accuracy <= model.score(rows, y[:40])
+
+
+def test_robust_accuracy_says_what_the_default_attack_needs(data):
+    X, y = data
+    model = LogisticRegression().fit(X, y)
+    with pytest.raises(TypeError, match="Pass an attack, or eps"):
+        robust_accuracy(model, X, y)
+    with pytest.raises(TypeError, match="eps is for the default attack only"):
+        robust_accuracy(model, X, y, RandomSearch(0.1), eps=0.2)
+    with pytest.raises(TypeError, match="norm and random_state are for the default attack"):
+        make_robust_scorer(RandomSearch(0.1), norm="l2", random_state=0)
+    with pytest.raises(ValueError, match="eps == -1"):
+        robust_accuracy(model, X, y, eps=-1)
 
 
 def test_certified_scorer_in_cross_val_score(data):

@@ -140,3 +140,14 @@ def test_mlp_without_categorical_columns_keeps_weights(no_columns):
     assert module.state_dict().keys() == {f"layers.{k}" for k in reference.state_dict()}
     for name, value in reference.state_dict().items():
         assert torch.equal(module.state_dict()[f"layers.{name}"], value)
+
+
+def test_factory_is_make_classifier_around_the_mlp():
+    from skorch import NeuralNetClassifier
+
+    from sksmooth.nets import make_classifier
+
+    net, same = make_mlp_classifier(hidden_units=(4,), lr=0.01), make_classifier(MLPModule, lr=0.01)
+    assert type(net) is NeuralNetClassifier  # skorch's own: predict returns indices as ever
+    same.set_params(module__hidden_units=(4,))
+    assert net.get_params(deep=False) == same.get_params(deep=False)

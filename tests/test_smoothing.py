@@ -7,6 +7,7 @@ Monte Carlo settings are small so that the whole file runs in seconds.
 import copy
 import pickle
 import re
+import warnings
 
 import joblib
 import numpy as np
@@ -21,7 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
-from skorch import NeuralNetClassifier
+from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 from skorch.callbacks import EpochScoring
 from torch import nn
 
@@ -757,7 +758,7 @@ def test_sample_weight_changes_a_logistic_regression(data):
 @pytest.mark.parametrize(
     "base, weight, message",
     [
-        (tiny_net(), None, "criterion__weight"),
+        (tiny_net(), None, "class_weight"),
         (ConstantClassifier(label=0), None, "does not accept sample_weight"),
         (LogisticRegression(), "negative", "non-negative"),
         (LogisticRegression(), "short", "one weight per row"),
@@ -908,3 +909,223 @@ def test_views_with_negative_strides_are_read_as_copies(kind, data):
     np.testing.assert_array_equal(
         reversed_fit.predict(X[::-2]), plain_fit.predict(np.ascontiguousarray(X[::-2]))
     )
+
+
+# --------------------------------------------------- one-logit skorch nets
+
+
+def binary_net(**params):
+    """skorch's one-logit binary classifier (BCEWithLogitsLoss)."""
+    defaults = {"module__input_units": N_FEATURES, "module__output_units": 1, "max_epochs": 2}
+    params = {"train_split": None, "verbose": 0, **defaults, **params}
+    return NeuralNetBinaryClassifier(MLPModule, **params)
+
+
+def test_binary_net_with_one_logit_is_refused_in_fit(data):
+    X, y = data
+    message = "NeuralNetBinaryClassifier.*make_mlp_classifier.*FrozenEstimator"
+    with pytest.raises(TypeError, match=message):
+        SmoothedClassifier(binary_net(), **FAST).fit(X, y)
+    # A NeuralNetClassifier trained with binary cross-entropy has the same one logit.
+    bce = tiny_net(criterion=nn.BCEWithLogitsLoss)
+    with pytest.raises(TypeError, match="one logit"):
+        SmoothedClassifier(bce, **FAST).fit(X, y)
+
+
+def test_frozen_binary_net_with_one_logit_votes_as_it_predicts(data):
+    X, y = data
+    net = binary_net(max_epochs=5).fit(X.astype(np.float32), y.astype(np.float32))
+    clf = SmoothedClassifier(FrozenEstimator(net), **{**FAST, "sigma": 1e-4}).fit(X, y)
+    # One logit z votes for class 1 where z > logit(threshold), as net.predict does.
+    np.testing.assert_array_equal(clf.predict(X), net.predict(X.astype(np.float32)))
+    target = clf.__sksmooth_target__(n_noise_samples=4)
+    rows = torch.as_tensor(X[:3], dtype=torch.float32)
+    assert target.logits(rows, generator=torch.Generator().manual_seed(0)).shape == (3, 2)
+
+
+# ------------------------------------------------------------- class_weight
+
+
+@pytest.fixture(scope="module")
+def rare_fraud():
+    """1-D task, 8% fraud shifted by one standard deviation, rows shuffled.
+
+    Unweighted, the Bayes rule flags fraud only beyond x = 2.9 (recall 3%);
+    weighing fraud 20 times moves it to x = 0 (recall 84%); weighing legit
+    20 times moves it to x = 5.9 (recall 0).
+    """
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (184, 1)), rng.normal(1, 1, (16, 1))])
+    y = np.array(["legit"] * 184 + ["fraud"] * 16)
+    order = rng.permutation(len(y))
+    return X[order], y[order], rng.normal(1, 1, (100, 1))
+
+
+RARE_FRAUD_FAST = {"sigma": 0.5, "n0": 10, "n": 100, "n_samples": 20, "random_state": 0}
+
+
+def fraud_recall(model, X_fraud) -> float:
+    return float(np.mean(model.predict(X_fraud) == "fraud"))
+
+
+def test_class_weight_by_label_weighs_the_right_class_of_a_net(rare_fraud):
+    X, y, X_fraud = rare_fraud
+    net = tiny_net(max_epochs=10)
+    weighted = SmoothedClassifier(
+        net, class_weight={"fraud": 20, "legit": 1}, **RARE_FRAUD_FAST
+    ).fit(X, y)
+    assert weighted.classes_.tolist() == ["fraud", "legit"]
+    assert weighted.estimator_.criterion_.weight.tolist() == [20.0, 1.0]
+    assert "criterion__weight" not in net.get_params()  # the user's net is untouched
+    # The documented tensor lands on legit, as the sorted labels make it; measured 0.0.
+    misweighted_net = tiny_net(max_epochs=10, criterion__weight=torch.tensor([1.0, 20.0]))
+    with pytest.warns(UserWarning, match="sorted label order.*'legit': 20.*class_weight"):
+        misweighted = SmoothedClassifier(misweighted_net, **RARE_FRAUD_FAST).fit(X, y)
+    assert fraud_recall(misweighted, X_fraud) < 0.05
+    assert fraud_recall(weighted, X_fraud) > 0.5  # measured 0.99
+
+
+def test_balanced_class_weight_follows_the_class_counts(rare_fraud):
+    X, y, _ = rare_fraud
+    clf = SmoothedClassifier(tiny_net(max_epochs=1), class_weight="balanced", **RARE_FRAUD_FAST)
+    weight = clf.fit(X, y).estimator_.criterion_.weight.numpy()
+    np.testing.assert_allclose(weight, [200 / (2 * 16), 200 / (2 * 184)], rtol=1e-6)
+
+
+def test_class_weight_reaches_other_bases_as_sample_weights(data):
+    X, y = data
+    clf = SmoothedClassifier(
+        WeightRecordingClassifier(), class_weight={1: 3.0}, n_noisy_copies=2, **FAST
+    )
+    clf.fit(X, y, sample_weight=np.full(len(X), 2.0))
+    np.testing.assert_array_equal(clf.estimator_.sample_weight_, np.tile(np.where(y == 1, 6, 2), 2))
+
+
+def test_class_weight_changes_a_logistic_regression(rare_fraud):
+    X, y, X_fraud = rare_fraud
+    plain = SmoothedClassifier(LogisticRegression(), **RARE_FRAUD_FAST).fit(X, y)
+    weighted = SmoothedClassifier(
+        LogisticRegression(), class_weight={"fraud": 20}, **RARE_FRAUD_FAST
+    ).fit(X, y)
+    assert fraud_recall(plain, X_fraud) < 0.05 < 0.5 < fraud_recall(weighted, X_fraud)
+
+
+@pytest.mark.parametrize(
+    "base, class_weight, error, message",
+    [
+        (tiny_net(), {"fraud": 2}, ValueError, r"names \['fraud'\].*classes are \[0, 1\]"),
+        (tiny_net(), {0: -1}, ValueError, "finite number >= 0"),
+        (tiny_net(), "even", ValueError, "class_weight must be"),
+        (tiny_net(), [1.0, 2.0], ValueError, "class_weight must be"),
+        (tiny_net(criterion__weight=torch.ones(2)), {0: 2}, ValueError, "not both|alone"),
+        (tiny_net(criterion=nn.CrossEntropyLoss()), {0: 2}, ValueError, "criterion as a class"),
+        (tiny_net(criterion=nn.MultiMarginLoss), {0: 2}, None, None),
+        (tiny_net(criterion=nn.HuberLoss), {0: 2}, ValueError, "takes no weight"),
+        (ConstantClassifier(label=0), {0: 2}, ValueError, "own class_weight"),
+    ],
+)
+def test_bad_class_weight_is_named(base, class_weight, error, message, data):
+    X, y = data
+    clf = SmoothedClassifier(base, class_weight=class_weight, **FAST)
+    if error is None:
+        clf.fit(X, y)
+        return
+    with pytest.raises(error, match=message):
+        clf.fit(X, y)
+
+
+def test_class_weight_on_a_frozen_estimator_warns_and_changes_nothing(data):
+    X, y = data
+    frozen = FrozenEstimator(LogisticRegression().fit(X, y))
+    with pytest.warns(UserWarning, match="no effect on a FrozenEstimator"):
+        clf = SmoothedClassifier(frozen, class_weight={0: 5}, **FAST).fit(X, y)
+    assert clf.estimator_ is frozen
+
+
+# ------------------------------------------------- fitted base, not frozen
+
+
+@pytest.mark.parametrize("kind", BASE_KINDS)
+def test_fitted_base_estimator_warns_that_it_is_retrained(kind, data):
+    X, y = data
+    base = make_base(kind)
+    if kind == "net":
+        base.set_params(module__input_units=N_FEATURES, module__output_units=2)
+        base.fit(X.astype(np.float32), y)
+    else:
+        base.fit(X, y)
+    with pytest.warns(UserWarning, match="already fitted.*FrozenEstimator") as record:
+        SmoothedClassifier(base, **FAST).fit(X, y)
+    assert any(w.filename == __file__ for w in record)  # stacklevel: the caller of fit
+
+
+@pytest.mark.parametrize("kind", BASE_KINDS)
+def test_unfitted_or_frozen_base_does_not_warn(kind, data):
+    X, y = data
+    initialized = tiny_net(module__input_units=N_FEATURES, module__output_units=2).initialize()
+    fitted = LogisticRegression().fit(X, y)
+    base = {"logreg": FrozenEstimator(fitted), "net": initialized}[kind]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SmoothedClassifier(base, **FAST).fit(X, y)
+
+
+# ------------------------------------------------------ too few samples
+
+
+def test_certify_warns_when_n_cannot_reach_a_useful_radius(data):
+    X, y = data
+    clf = SmoothedClassifier(LogisticRegression(), **FAST).fit(X, y)
+    with pytest.warns(UserWarning, match=r"n=10 .*0.003 sigma.*n >= 19 for 0.5 sigma") as record:
+        result = clf.certify(X[:20], y[:20], n=10, alpha=0.001)
+    # With every vote agreeing, 10 samples bound pA by 0.001 ** (1 / 10) = 0.5012.
+    assert result.max_radius == pytest.approx(0.25 * 0.0029757, rel=1e-4)
+    assert np.all(result.radius <= result.max_radius)
+    assert result.summary().attrs["max_radius"] == result.max_radius
+    assert "largest radius n allows: 0.000744 (0.00298 sigma)" in repr(result)
+    assert "largest radius n allows" in result._repr_html_()
+    assert len(record) == 1
+
+
+def test_enough_samples_do_not_warn_and_report_the_largest_radius(data):
+    X, y = data
+    clf = SmoothedClassifier(LogisticRegression(), **{**FAST, "sigma": 1.0}).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # Cohen et al.'s largest radii at alpha = 0.001: 1.50 sigma at n = 100, 2.46 at 1000.
+        for n, largest in [(100, 1.50), (1000, 2.46)]:
+            assert clf.certify(X[:5], n=n).max_radius == pytest.approx(largest, abs=0.005)
+        # Sequential certification shares alpha over its looks: a smaller largest radius.
+        sequential = clf.certify(X[:5], n_max=1000).max_radius
+        assert 2.0 < sequential < 2.46
+
+
+def test_too_few_samples_warn_in_sequential_modes_too(data):
+    X, y = data
+    clf = SmoothedClassifier(LogisticRegression(), **FAST).fit(X, y)
+    with pytest.warns(UserWarning, match="n=10 "):
+        clf.certify(X[:5], n_max=10)
+    with pytest.warns(UserWarning, match="n=10 "):
+        clf.certify(X[:5], radius=0.1, n=10)
+
+
+# --------------------------------------------- raw rows for the last step
+
+
+@pytest.mark.filterwarnings("ignore:X has feature names")
+def test_raw_frame_given_to_the_last_step_points_to_sksmooth_certify():
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"amount": rng.normal(size=60), "country": rng.choice(["fr", "de"], 60)})
+    y = (X["amount"] > 0).astype(int)
+    encode = make_column_transformer((OneHotEncoder(), ["country"]), (StandardScaler(), ["amount"]))
+    model = make_pipeline(encode, SmoothedClassifier(LogisticRegression(), **FAST)).fit(X, y)
+    hint = r"could not convert string to float.*sksmooth\.certify\(pipeline, X\)"
+    for method in ("certify", "predict", "predict_proba"):
+        with pytest.raises(ValueError, match=hint):
+            getattr(model[-1], method)(X)
+    from sksmooth import certify
+
+    assert len(certify(model, X, y)) == len(X)

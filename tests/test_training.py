@@ -4,9 +4,21 @@ import numpy as np
 import pytest
 import torch
 from scipy import stats
+from sklearn.linear_model import LogisticRegression
+from skorch import NeuralNetBinaryClassifier
+from torch import nn
 
-from sksmooth._training import NoiseCallback
+from sksmooth._training import (
+    NoiseCallback,
+    class_weights,
+    is_fitted,
+    is_single_logit_net,
+    set_criterion_weight,
+)
+from sksmooth.nets import MLPModule
 from sksmooth.noise import make_noise_model
+
+from .conftest import tiny_net
 
 
 def callback_for(noise="gaussian", sigma=0.5, n_features=3, seed=0):
@@ -74,3 +86,45 @@ def test_callback_refuses_batches_of_another_width():
     callback = callback_for(sigma=[0.1, 0.2, 0.3])
     with pytest.raises(ValueError, match="3 columns"):
         callback.on_batch_begin(net=None, batch=(torch.zeros(4, 2), None), training=True)
+
+
+def test_class_weights_follow_the_sorted_classes():
+    classes = np.array(["fraud", "legit"])
+    y_encoded = np.array([0, 1, 1, 1])
+    np.testing.assert_array_equal(
+        class_weights({"fraud": 20, "legit": 1}, classes, y_encoded), [20.0, 1.0]
+    )
+    np.testing.assert_array_equal(class_weights({"legit": 3}, classes, y_encoded), [1.0, 3.0])
+    # scikit-learn's "balanced": n_samples / (n_classes * count)
+    np.testing.assert_allclose(class_weights("balanced", classes, y_encoded), [2.0, 2 / 3])
+    assert class_weights(None, classes, y_encoded) is None
+
+
+def test_class_weights_refuse_keys_that_are_not_classes():
+    with pytest.raises(ValueError, match=r"names \['1'\].*classes are \[0, 1\]"):
+        class_weights({"1": 5}, np.array([0, 1]), np.array([0, 1]))
+
+
+def test_set_criterion_weight_sets_a_float32_tensor_on_the_net():
+    net = tiny_net()
+    set_criterion_weight(net, np.array([2.0, 1.0]))
+    weight = net.get_params()["criterion__weight"]
+    assert weight.dtype == torch.float32 and weight.tolist() == [2.0, 1.0]
+
+
+def test_is_fitted_reads_skorch_history_and_scikit_learn_state():
+    X, y = np.random.default_rng(0).normal(size=(20, 2)), np.arange(20) % 2
+    net = tiny_net(max_epochs=1, module__input_units=2, module__output_units=2)
+    assert not is_fitted(net)
+    assert not is_fitted(net.initialize())  # initialized, but no epoch trained
+    assert is_fitted(net.fit(X.astype(np.float32), y))
+    assert not is_fitted(LogisticRegression())
+    assert is_fitted(LogisticRegression().fit(X, y))
+
+
+def test_one_logit_nets_are_recognised():
+    assert is_single_logit_net(NeuralNetBinaryClassifier(MLPModule))
+    assert is_single_logit_net(tiny_net(criterion=nn.BCEWithLogitsLoss))
+    assert is_single_logit_net(tiny_net(criterion=nn.BCEWithLogitsLoss()))
+    assert not is_single_logit_net(tiny_net())
+    assert not is_single_logit_net(LogisticRegression())

@@ -1,38 +1,35 @@
 """The demo's contenders: one MLP, undefended, behind each gradient mask, and smoothed.
 
-Every contender wraps the same small MLP and is trained on the same rows;
-each comes with the attack that sees through its defence.
+Every contender wraps the same small MLP and is trained on the same rows.
+Each is attacked by the same :class:`~sksmooth.attacks.AttackEnsemble`,
+which picks the attacks that see through its defence.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from functools import partial
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from .. import GradientMaskedClassifier, SmoothedClassifier
-from ..attacks import BPDA, EOT, PGD, SmoothAdv
 from ..nets import make_mlp_classifier
 
-# Each masking defence, its settings, and the adaptive attack that sees through it
-# (Athalye, Carlini & Wagner, 2018).
+# Each masking defence and its settings. The ensemble brings what sees through each
+# kind (Athalye, Carlini & Wagner, 2018): BPDA, EOT, the logit margin.
 MASKING = {
-    "quantize": ({"levels": 8}, "BPDA", BPDA),
-    "thermometer": ({"levels": 16}, "BPDA", BPDA),
-    # Every adaptive attack of the demo follows the logit margin, which is what
-    # sees through distillation's saturated softmax.
-    "distillation": ({"temperature": 20.0}, "PGD (margin)", PGD),
-    "stochastic": (
-        {"noise_std": 0.25, "pruning_ratio": 0.2},
-        "EOT",
-        partial(EOT, n_samples=16),
-    ),
+    "quantize": {"levels": 8},
+    "thermometer": {"levels": 16},
+    "distillation": {"temperature": 20.0},
+    "stochastic": {"noise_std": 0.25, "pruning_ratio": 0.2},
 }
 # Noisy samples per row of a smoothed contender's predict (the Monte Carlo vote).
 SMOOTHED_PREDICT_SAMPLES = 500
+# The black-box search budget of the models whose predictions draw noise: each
+# query costs a forward pass per row (randomized inference seeds each row's noise
+# apart) or SMOOTHED_PREDICT_SAMPLES of them (smoothing), not one per batch.
+RANDOM_MODEL_QUERIES = 100
 
 
 def demo_net():
@@ -54,17 +51,15 @@ def fit_undefended(net, X: np.ndarray, y: np.ndarray, *, random_state: int):
 
 @dataclass
 class Contender:
-    """A model to compare, with the attack that adapts to it.
+    """A model to compare, and what its attack ensemble changes from the demo's settings.
 
     ``model`` is a bare skorch net (the undefended contender), a
-    GradientMaskedClassifier or a SmoothedClassifier; ``make_adaptive(eps,
-    **attack_params)`` builds its adaptive attack.
+    GradientMaskedClassifier or a SmoothedClassifier.
     """
 
     name: str
     model: object
-    adaptive_name: str
-    make_adaptive: Callable
+    ensemble_params: dict = field(default_factory=dict)
 
     @property
     def smoothed(self) -> bool:
@@ -103,14 +98,13 @@ def make_contenders(
 
     ``verbose`` gives the smoothed models their own progress bars.
     """
-    contenders = [
-        Contender("undefended", demo_net(), "PGD (margin)", PGD),
-    ]
-    for method, (params, attack_name, attack) in MASKING.items():
+    contenders = [Contender("undefended", demo_net())]
+    for method, params in MASKING.items():
         model = GradientMaskedClassifier(
             demo_net(), method=method, random_state=random_state, **params
         )
-        contenders.append(Contender(method, model, attack_name, attack))
+        noisy = {"n_queries": RANDOM_MODEL_QUERIES} if method == "stochastic" else {}
+        contenders.append(Contender(method, model, noisy))
     for sigma in sigmas:
         model = SmoothedClassifier(
             demo_net(),
@@ -120,6 +114,6 @@ def make_contenders(
             verbose=verbose,
         )
         contenders.append(
-            Contender(f"smoothed sigma={float(sigma)}", model, "SmoothAdv", SmoothAdv)
+            Contender(f"smoothed sigma={float(sigma)}", model, {"n_queries": RANDOM_MODEL_QUERIES})
         )
     return contenders

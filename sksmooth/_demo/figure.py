@@ -25,7 +25,7 @@ def _bars(ax, table: pd.DataFrame, certified: dict[str, CertificationResult], ep
     series = {
         "no attack": table["eval accuracy"],
         "plain PGD": table["robust PGD"],
-        "adaptive attack": table["robust adaptive"],
+        "strongest attacks": table["robust adaptive"],
         f"certified at r={eps:g}": [
             certified_accuracy(certified[name].y_true, certified[name], eps)
             if name in certified

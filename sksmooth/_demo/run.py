@@ -26,7 +26,7 @@ from ..metrics import certified_accuracy
 from .categorical import SIGMA as CATEGORICAL_SIGMA
 from .categorical import describe as describe_categorical
 from .categorical import evaluate_categorical, make_categorical_model
-from .contenders import MASKING, make_contenders
+from .contenders import MASKING, RANDOM_MODEL_QUERIES, make_contenders
 from .evaluate import AttackSettings, EvaluationRows, evaluate
 from .per_column import describe, evaluate_per_column, make_per_column_model
 
@@ -103,9 +103,14 @@ def _notes(rows: EvaluationRows, attacks: AttackSettings, smoothed, n: int) -> l
         "Attacks and radii are L2 distances in standardised units (numeric columns "
         f"standardised, categories one-hot). Attacks: eps={attacks.eps:g}. "
         "Plain PGD: cross-entropy, one run (on a smoothed model it attacks the base net). "
-        "Adaptive: the attack that sees through the defence, logit margin, best of "
-        f"{attacks.adaptive_restarts} runs; a row survives it only if it also survived "
-        "plain PGD. Accuracy under attack is an upper bound: a stronger attack may lower it.",
+        "Adaptive: the worst case per row over plain PGD and an AttackEnsemble, which "
+        "runs on each model the attacks that apply to it, each on the rows still right: "
+        f"PGD on the cross-entropy, then on the logit margin (best of {attacks.restarts} "
+        "runs), BPDA where the defence has a surrogate gradient, EOT where it is random, "
+        "SmoothAdv on smoothed models, and last a RandomSearch of "
+        f"{attacks.n_queries} queries per row ({RANDOM_MODEL_QUERIES} on the models that "
+        "draw noise) from the point that came closest. Accuracy under attack is an upper "
+        "bound: a stronger attack may lower it.",
     ]
     if smoothed is not None:
         notes.append(
@@ -119,11 +124,13 @@ def _notes(rows: EvaluationRows, attacks: AttackSettings, smoothed, n: int) -> l
 def _headline(table: pd.DataFrame, certified: dict, y_eval: np.ndarray, eps: float) -> list[str]:
     """The comparison in a few sentences, with the numbers that back them."""
     masked = table[table["model"].isin(MASKING)]
+    undefended = table.loc[table["model"] == "undefended", "robust adaptive"]
     lines = []
     if len(masked):
+        reference = f" (undefended net: {undefended.iloc[0]:.3f})" if len(undefended) else ""
         lines.append(
             f"Gradient masking: accuracy under plain PGD {_span(masked['robust PGD'])}, "
-            f"under the adaptive attack {_span(masked['robust adaptive'])}."
+            f"under the adaptive attack {_span(masked['robust adaptive'])}{reference}."
         )
     for name, result in certified.items():
         lines.append(

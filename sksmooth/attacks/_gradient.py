@@ -38,13 +38,20 @@ restarts : int, default=1
     Independent runs; a row counts as fooled if any run fools it.
 loss : {"ce", "margin"}, default="ce"
     Cross-entropy, or the logit margin ``max_{j != y} z_j - z_y``, which
-    sees through saturated softmax (vanishing gradients).
+    sees through saturated softmax (vanishing gradients). Either is taken
+    on logits: a skorch net whose module returns probabilities (``NLLLoss``
+    or ``BCELoss``, ending in a softmax or sigmoid) is attacked through the
+    logits before them, and a single logit ``z`` (skorch's
+    ``NeuralNetBinaryClassifier``) as the two logits ``[0, z - logit(t)]``
+    of its threshold ``t``.
 feature_mask : array-like of bool of shape (n_features,), default=None
     Features the attacker may change; None means all.
 bounds : tuple (low, high), default=None
     Per-feature (or scalar) box the adversarial rows must stay in.
 random_state : int, RandomState instance or None, default=None
-    Seeds random starts and any randomness of the model under attack.
+    Seeds random starts and any randomness of the model under attack, that
+    of a defence and that a module draws itself in its forward (torch's
+    global generator is seeded for each forward pass, then restored).
 verbose : int or bool, default=0
     Show a progress bar over the steps of all restarts (in a terminal or a
     notebook only). Results are the same either way.
@@ -286,7 +293,10 @@ class EOT(PGD):
     """PGD with Expectation over Transformation (Athalye et al., 2018).
 
     Each gradient is averaged over ``n_samples`` draws of the model's
-    randomness, which sees through stochastic defences.
+    randomness, which sees through stochastic defences: a randomized
+    :class:`~sksmooth.GradientMaskedClassifier`, or a net whose module draws
+    its own noise in its forward (each draw fresh, all seeded by
+    ``random_state``).
 
     Parameters
     ----------

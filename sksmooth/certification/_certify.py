@@ -6,6 +6,7 @@ a simulation, which is how the statistics are tested.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,7 +15,14 @@ import numpy as np
 from ._bounds import clopper_pearson_lower, top_two_binomial_pvalue
 from ._sequential import adaptive_rule, decision_rule, look_level, sequential_lower_bounds
 
-__all__ = ["Certificates", "certify_votes", "predict_votes", "sequential_certify_votes"]
+__all__ = [
+    "Certificates",
+    "certify_votes",
+    "largest_radius",
+    "predict_votes",
+    "samples_for_radius",
+    "sequential_certify_votes",
+]
 
 
 @dataclass(frozen=True)
@@ -165,6 +173,90 @@ def sequential_certify_votes(
         draw_candidate_votes, len(candidate), n_cap=n_cap, alpha=alpha, unfinished=rule
     )
     return _certificates(candidate, p_lower, n_used, noise_model, norm)
+
+
+def largest_radius(
+    n: int, alpha: float, noise_model, norm: str, *, sequential: bool = False, in_sigmas=False
+) -> float:
+    """The largest radius CERTIFY can return with ``n`` estimation samples.
+
+    It is the radius when all ``n`` votes go to the candidate: the lower
+    bound is then ``alpha ** (1 / n)``, the largest Clopper-Pearson bound
+    ``n`` samples give, so no row certifies more whatever the model.
+
+    Parameters
+    ----------
+    n : int
+        Estimation samples (for sequential certification, the cap).
+    alpha : float
+        Failure probability per row.
+    noise_model : sksmooth.noise.NoiseModel
+        The noise, which owns the radius formula.
+    norm : str
+        A norm ``noise_model`` certifies.
+    sequential : bool, default=False
+        Bound at the level of the last look of sequential certification
+        (``alpha`` shared over the looks), which gives a smaller radius.
+    in_sigmas : bool, default=False
+        In units of sigma rather than those of
+        :meth:`sksmooth.noise.NoiseModel.radius`.
+
+    Returns
+    -------
+    radius : float
+        0 when even ``n`` agreeing votes cannot push the bound above 1/2.
+
+    Examples
+    --------
+    >>> from sksmooth.certification._certify import largest_radius
+    >>> from sksmooth.noise import make_noise_model
+    >>> noise = make_noise_model("gaussian", 1.0, n_features=2)
+    >>> [round(largest_radius(n, 0.001, noise, "l2"), 2) for n in (10, 100, 100_000)]
+    [0.0, 1.5, 3.81]
+    """
+    level = look_level(alpha, n) if sequential else alpha
+    p_lower = clopper_pearson_lower(n, n, level)
+    return float(noise_model.radius(p_lower, norm, in_sigmas=in_sigmas))
+
+
+def samples_for_radius(
+    radius_in_sigmas: float, alpha: float, noise_model, norm: str
+) -> int | float:
+    """The fewest estimation samples whose :func:`largest_radius` reaches a radius.
+
+    ``ceil(ln(alpha) / ln(p))`` with ``p`` the probability the radius needs
+    (the smallest ``n`` with ``alpha ** (1 / n) >= p``); ``inf`` when no
+    probability below 1 reaches it.
+
+    Parameters
+    ----------
+    radius_in_sigmas : float
+        The radius, in units of sigma, above 0.
+    alpha : float
+        Failure probability per row.
+    noise_model : sksmooth.noise.NoiseModel
+        The noise, which owns the inverse of the radius formula.
+    norm : str
+        A norm ``noise_model`` certifies.
+
+    Returns
+    -------
+    n : float
+        A whole number of samples, or ``inf``.
+
+    Examples
+    --------
+    >>> from sksmooth.certification._certify import samples_for_radius
+    >>> from sksmooth.noise import make_noise_model
+    >>> noise = make_noise_model("gaussian", 0.25, n_features=2)
+    >>> samples_for_radius(1.0, 0.001, noise, "l2")
+    40
+    """
+    noise = noise_model.noise
+    p = noise.required_probability(radius_in_sigmas, norm, noise_model.n_noised)
+    if not p < 1:
+        return math.inf
+    return math.ceil(math.log(alpha) / math.log(p))
 
 
 def predict_votes(votes: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:

@@ -85,6 +85,12 @@ class CertificationResult:
         The categorical fields, changed on top of the numeric change, that
         ``radius`` allows for: 0 for what ``certify`` returns, ``k`` for the
         view :meth:`with_categorical_changes` gives.
+    max_radius : float, default=None
+        The largest radius the sample count allowed (in the units of
+        ``radius``): the radius of a row all of whose ``n`` votes agree, at
+        ``p_lower = alpha ** (1 / n)``. No row can exceed it, whatever the
+        model, so a small value says the certificates are limited by ``n``.
+        With categorical changes it bounds those radii too. None when not known.
 
     Examples
     --------
@@ -125,6 +131,7 @@ class CertificationResult:
     categorical_features: np.ndarray | None = None
     categorical_noise: np.ndarray | None = None
     categorical_changes: int = 0
+    max_radius: float | None = None
 
     def __post_init__(self) -> None:
         if self.norm not in NORM_SYMBOLS:
@@ -406,8 +413,17 @@ class CertificationResult:
         head = f"{type(self).__name__}(n_rows={len(self)}, noise={self.noise!r}, "
         head += f"{self._sigma_text()}, alpha={self.alpha:g}, norm={self.norm!r})"
         lines = [head, f"region: {self.region()}", f"guarantee: {self.guarantee()}"]
+        if self.max_radius is not None:
+            lines.append(f"largest radius n allows: {self._max_radius_text()}")
         lines += [f"{name}: {value}" for name, value in self._headline()]
         return "\n  ".join(lines)
+
+    def _max_radius_text(self) -> str:
+        """:attr:`max_radius`, with its value in sigmas for a scalar sigma."""
+        text = f"{self.max_radius:.3g}"
+        if not self.per_column and self.sigma > 0:
+            text += f" ({self.max_radius / self.sigma:.3g} sigma)"
+        return text
 
     def _sigma_text(self) -> str:
         if self.per_column:
@@ -502,7 +518,8 @@ class CertificationResult:
             figures with ``k`` fields changed follow for each ``k`` from 1,
             suffixed ``|k=<k>`` (``certified_accuracy@0.5|k=1``). Its
             ``attrs`` hold ``norm``, ``sigma`` and ``region``, as
-            :meth:`to_frame`'s.
+            :meth:`to_frame`'s, ``guarantee``, and ``max_radius`` (the
+            largest radius the sample count allows, None if unknown).
 
         Examples
         --------
@@ -538,7 +555,11 @@ class CertificationResult:
         index = pd.Index(["all", *classes.tolist()], name=index_name, dtype=object)
         frame = pd.DataFrame(records, index=index)
         frame.attrs.update(
-            norm=self.norm, sigma=self.sigma, region=self.region(), guarantee=self.guarantee()
+            norm=self.norm,
+            sigma=self.sigma,
+            region=self.region(),
+            guarantee=self.guarantee(),
+            max_radius=self.max_radius,
         )
         return frame
 
@@ -713,6 +734,8 @@ class CertificationResult:
             f"alpha={self.alpha:g}; certified region: "
             f"{html.escape(self.region())}"
         )
+        if self.max_radius is not None:
+            title += f"; largest radius n allows: {html.escape(self._max_radius_text())}"
         parts = [f"<div><p>{title}</p>"]
         if len(self):
             parts.append(html_table(self.summary(), caption="Summary"))

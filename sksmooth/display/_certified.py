@@ -12,11 +12,13 @@ from ..metrics import certified_accuracy_curve
 from ..smoothing import certify
 from ._common import (
     ACCURACY_LIMITS,
+    certified_curves,
     check_accuracies,
     check_grid,
-    claim_x_axis,
+    claim_axes,
     curve_names,
     draw,
+    label_axes,
     new_or_given_axes,
     sigma_name,
 )
@@ -33,7 +35,10 @@ class CertifiedAccuracyDisplay:
     :meth:`from_estimator` or :meth:`from_result`; passing ``ax=`` of an
     earlier plot adds a curve (e.g. one per ``sigma``) and a legend entry.
     One axes holds radii of one kind: a curve of another norm, or of
-    per-column sigma (unitless radii) next to a distance, is refused.
+    per-column sigma (unitless radii) next to a distance, is refused. Curves
+    of :class:`RobustAccuracyDisplay` in the certificates' norm may share the
+    axes: a certified radius ``r`` and an attack budget ``eps = r`` are one
+    distance, and the labels then name both.
 
     Parameters
     ----------
@@ -96,7 +101,9 @@ class CertifiedAccuracyDisplay:
         ax : matplotlib Axes, default=None
             Axes to draw on; None makes a new figure. An axes from an earlier
             plot gets one more curve and legend entry, if its radii have the
-            same ``radius_label`` (else a ValueError naming both).
+            same ``radius_label``, or are attack budgets of the same norm
+            (else a ValueError naming both). Axis labels a user set since
+            are kept.
         name : str or list of str, default=None
             Legend labels, one per curve; None takes ``self.name``.
         **kwargs : dict
@@ -123,10 +130,13 @@ class CertifiedAccuracyDisplay:
         curves = check_accuracies(self.certified_accuracy, radii.size, "certified_accuracy")
         names = curve_names(self.name if name is None else name, len(curves))
         ax = new_or_given_axes(ax)
-        claim_x_axis(ax, str(self.radius_label), getattr(self, "_sigma_scales", None))
+        claim_axes(
+            ax, certified_curves(str(self.radius_label), getattr(self, "_sigma_scales", None))
+        )
         # The curve is left-continuous: a row certified at r still counts at r.
         lines = draw(ax, radii, curves, names, {"drawstyle": "steps-pre", **kwargs})
-        ax.set(xlabel=self.radius_label, ylabel="certified accuracy", ylim=ACCURACY_LIMITS)
+        label_axes(ax)
+        ax.set_ylim(ACCURACY_LIMITS)
         ax.autoscale(axis="x")  # take in every curve on the axes, then start at 0
         ax.set_xlim(left=0)
         self.ax_, self.figure_, self.lines_ = ax, ax.figure, lines

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 
 # Both axes of accuracy go from 0 to 1, with room for a curve drawn on the edge.
 ACCURACY_LIMITS = (-0.01, 1.01)
-# The attribute of a matplotlib Axes naming what its x axis measures, set by the
-# first curve drawn on it; the x label itself is the user's to change.
-X_AXIS_ATTRIBUTE = "_sksmooth_x_axis"
+# The attribute of a matplotlib Axes recording what its curves measure, set by the
+# first curve drawn on it; the labels themselves are the user's to change.
+AXES_ATTRIBUTE = "_sksmooth_curves"
+ATTACK_BUDGET = "attack budget eps"
+NORM_NAMES = {"linf": "L-inf", "l2": "L2", "l1": "L1"}
+NORM_KEYS = {"inf": "linf"}
+# The radius labels of certificates of one sigma (CertificationResult.radius_label).
+RADIUS_NORMS = {"L1 radius": "l1", "L2 radius": "l2", "L-infinity radius": "linf"}
 # At most this many noised columns are named in a default legend entry.
 NAMED_SIGMAS = 3
 
@@ -88,30 +95,102 @@ def draw(ax, x, curves, names, style: dict) -> list:
     return lines
 
 
-def claim_x_axis(ax, quantity: str, scales: tuple | None = None) -> None:
-    """Record that ``ax`` plots against ``quantity``, or refuse a different one.
+@dataclass(frozen=True)
+class _Curves:
+    """What the sksmooth curves on one axes measure, and the labels last set for them.
+
+    ``kinds`` holds ``"certified"`` (certified accuracy against radius) and
+    ``"attack"`` (accuracy against attack budget). Both are accuracies against
+    a distance in ``norm``, so they share axes when their norms agree; a
+    radius of another kind (unitless per-column radii, a label of the user's)
+    shares axes only with curves of the same ``quantity`` and ``scales``.
+    """
+
+    kinds: frozenset
+    norm: str | None
+    quantity: str
+    scales: tuple | None
+    labels: tuple = ("", "")
+
+    @property
+    def scale(self) -> tuple:
+        """Two curves share axes when this is equal."""
+        if self.norm is not None:
+            return ("distance", self.norm)
+        return ("other", self.quantity)
+
+    def describe(self) -> str:
+        """What the x axis measures: the x label when nobody changed it."""
+        if len(self.kinds) > 1 and self.norm is not None:
+            return f"{ATTACK_BUDGET} / certified radius ({NORM_NAMES[self.norm]})"
+        return self.quantity
+
+    def y_label(self) -> str:
+        return "certified accuracy" if self.kinds == {"certified"} else "accuracy"
+
+
+def attack_curves(norm: str | None) -> _Curves:
+    """Accuracy against attack budget in ``norm`` (None: not said)."""
+    norm = None if norm is None else NORM_KEYS.get(norm, norm)
+    quantity = ATTACK_BUDGET if norm is None else f"{ATTACK_BUDGET} ({NORM_NAMES[norm]})"
+    return _Curves(frozenset({"attack"}), norm, quantity, None)
+
+
+def certified_curves(radius_label: str, scales: tuple | None = None) -> _Curves:
+    """Certified accuracy against radii labelled ``radius_label``.
+
+    A label ``"L2 radius"`` (a certificate's ``radius_label`` of one sigma)
+    is a distance in that norm; any other is its own quantity.
+    """
+    norm = None if scales is not None else RADIUS_NORMS.get(radius_label)
+    return _Curves(frozenset({"certified"}), norm, radius_label, scales)
+
+
+def claim_axes(ax, curves: _Curves) -> None:
+    """Record that ``ax`` holds ``curves``, or refuse them before anything is drawn.
 
     Curves against radii of different norms, or against a distance and a
     unitless per-column radius, share no scale: one axes holds one kind.
     Unitless radii of different per-column ``scales`` measure different
-    regions, so they are refused too.
+    regions, so they are refused too. Certified and attack curves of one
+    norm share the axes, which are then labelled for both.
     """
-    previous = getattr(ax, X_AXIS_ATTRIBUTE, None)
+    previous = getattr(ax, AXES_ATTRIBUTE, None)
     if previous is not None:
-        previous_quantity, previous_scales = previous
-        if previous_quantity != quantity:
+        if previous.scale != curves.scale:
+            hint = ""
+            if any(c.norm is None and "attack" in c.kinds for c in (previous, curves)):
+                hint = " Give the RobustAccuracyDisplay its norm to draw it with certificates."
             raise ValueError(
-                f"These axes already plot against '{previous_quantity}'; this curve is "
-                f"against '{quantity}'. The two are not on one scale: draw it on other axes."
+                f"These axes already plot against '{previous.describe()}'; this curve is "
+                f"against '{curves.describe()}'. The two are not on one scale: draw it on "
+                f"other axes.{hint}"
             )
-        if None not in (scales, previous_scales) and scales != previous_scales:
+        if None not in (curves.scales, previous.scales) and curves.scales != previous.scales:
             raise ValueError(
                 f"These axes already plot unitless radii R of ||delta / sigma|| for sigma = "
-                f"{list(previous_scales)}; this curve's sigma is {list(scales)}, another "
+                f"{list(previous.scales)}; this curve's sigma is {list(curves.scales)}, another "
                 "region: draw it on other axes."
             )
-        scales = previous_scales if scales is None else scales
-    setattr(ax, X_AXIS_ATTRIBUTE, (quantity, scales))
+        curves = replace(
+            previous,
+            kinds=previous.kinds | curves.kinds,
+            scales=previous.scales if curves.scales is None else curves.scales,
+        )
+    setattr(ax, AXES_ATTRIBUTE, curves)
+
+
+def label_axes(ax) -> None:
+    """Label both axes for every curve they hold; a label the user set since stays theirs."""
+    curves = getattr(ax, AXES_ATTRIBUTE)
+    wanted = (curves.describe(), curves.y_label())
+    current = (ax.get_xlabel(), ax.get_ylabel())
+    labels = tuple(
+        new if now in ("", before) else now
+        for new, now, before in zip(wanted, current, curves.labels, strict=True)
+    )
+    ax.set(xlabel=labels[0], ylabel=labels[1])
+    setattr(ax, AXES_ATTRIBUTE, replace(curves, labels=labels))
 
 
 def sigma_name(result) -> str:

@@ -9,27 +9,28 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..attacks import Attack
+from ..attacks._base import final_model
 from ..attacks._constraints import parse_norm
 from ..certification import CertificationResult
-from ..metrics import certified_accuracy_curve, robust_accuracy
+from ..masking import GradientMaskedClassifier
+from ..metrics import _attack_or_default, certified_accuracy_curve, robust_accuracy
 from ..smoothing import certify
-from ..utils._validation import final_step
 from ._common import (
     ACCURACY_LIMITS,
+    attack_curves,
     check_accuracies,
     check_grid,
-    claim_x_axis,
+    claim_axes,
     curve_names,
     draw,
+    label_axes,
     new_or_given_axes,
     sigma_name,
 )
 
 __all__ = ["RobustAccuracyDisplay"]
 
-NORM_NAMES = {"inf": "L-inf", "l2": "L2", "l1": "L1"}
 CERTIFIED_SUFFIX = " (certified, lower bound)"
-XLABEL_PREFIX = "attack budget eps"
 
 
 class RobustAccuracyDisplay:
@@ -41,7 +42,9 @@ class RobustAccuracyDisplay:
     budget ``eps`` in the certificates' norm, drawn dashed), or figures
     computed elsewhere (:meth:`from_accuracies`). Passing ``ax=`` of an
     earlier plot adds a curve and a legend entry; one axes holds one norm, and
-    a curve of another norm is refused.
+    a curve of another norm is refused. A :class:`CertifiedAccuracyDisplay`
+    of the same norm may share the axes (its radius is the same distance);
+    the labels then name both.
 
     Parameters
     ----------
@@ -98,8 +101,9 @@ class RobustAccuracyDisplay:
         ----------
         ax : matplotlib Axes, default=None
             Axes to draw on; None makes a new figure. An axes from an earlier
-            plot gets one more curve and legend entry, if its budgets have the
-            same norm (else a ValueError naming both).
+            plot gets one more curve and legend entry, if its budgets (or
+            certified radii) have the same norm (else a ValueError naming
+            both). Axis labels a user set since are kept.
         name : str, default=None
             Legend label; None takes ``self.name``.
         **kwargs : dict
@@ -130,10 +134,10 @@ class RobustAccuracyDisplay:
             style["linestyle"] = "--"
             label = (label or "certified") + CERTIFIED_SUFFIX
         ax = new_or_given_axes(ax)
-        xlabel = XLABEL_PREFIX if norm is None else f"{XLABEL_PREFIX} ({NORM_NAMES[norm]})"
-        claim_x_axis(ax, xlabel)
+        claim_axes(ax, attack_curves(norm))
         (line,) = draw(ax, eps, [accuracy], [label], {**style, **kwargs})
-        ax.set(xlabel=xlabel, ylabel="accuracy", ylim=ACCURACY_LIMITS)
+        label_axes(ax)
+        ax.set_ylim(ACCURACY_LIMITS)
         self.ax_, self.figure_, self.line_ = ax, ax.figure, line
         return self
 
@@ -144,13 +148,19 @@ class RobustAccuracyDisplay:
         X,
         y,
         *,
-        attack: Attack,
+        attack: Attack | None = None,
         eps,
+        norm=None,
+        random_state=None,
         name=None,
         ax=None,
         curve_kwargs: dict | None = None,
     ) -> RobustAccuracyDisplay:
         """Attack ``X`` at each budget and plot the accuracy left.
+
+        With no ``attack`` the accuracy at each budget is the worst case per
+        row over an :class:`~sksmooth.attacks.AttackEnsemble`, as
+        :func:`sksmooth.metrics.robust_accuracy` reports by default.
 
         Parameters
         ----------
@@ -161,15 +171,25 @@ class RobustAccuracyDisplay:
             Rows to attack.
         y : array-like of shape (n_rows,)
             True labels.
-        attack : Attack
+        attack : Attack, default=None
             An attack from :mod:`sksmooth.attacks`. It is copied for each
             budget with its ``eps`` replaced, and never changed. A
             ``step_size`` set on it is kept at every budget; leave it None to
-            scale steps with ``eps``.
+            scale steps with ``eps``. None takes
+            ``AttackEnsemble(eps, norm=norm, random_state=random_state)`` at
+            each budget.
         eps : array-like of float
             Strictly increasing budgets, at least 0 (0: clean accuracy).
+        norm : {"inf", "l2"}, default=None
+            Norm of the default attack (None: ``"inf"``); only when
+            ``attack`` is None.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the default attack; only when ``attack`` is None.
         name : str, default=None
-            Legend label; None takes ``"<model>, <attack>"``.
+            Legend label; None takes ``"<model>, <attack>"``, the model
+            named with its defence for a
+            :class:`~sksmooth.GradientMaskedClassifier`
+            (``"quantize (GradientMaskedClassifier), PGD"``).
         ax : matplotlib Axes, default=None
             Axes to draw on; None makes a new figure.
         curve_kwargs : dict, default=None
@@ -196,15 +216,15 @@ class RobustAccuracyDisplay:
         'HistGradientBoostingClassifier, RandomSearch'
         >>> plt.close(display.figure_)
         """
-        if not isinstance(attack, Attack):
-            raise TypeError(
-                f"attack must be an attack from sksmooth.attacks, got {type(attack).__name__}."
-            )
         eps = check_grid(eps, "eps")
+        if attack is None:
+            attack = _attack_or_default(None, float(eps[-1]), norm, random_state)
+        else:
+            attack = _attack_or_default(attack, None, norm, random_state)
         check_is_fitted(estimator)
         accuracy = [robust_accuracy(estimator, X, y, _with_budget(attack, e)) for e in eps]
         if name is None:
-            name = f"{type(final_step(estimator)).__name__}, {type(attack).__name__}"
+            name = f"{model_name(final_model(estimator))}, {type(attack).__name__}"
         display = cls(eps=eps, accuracy=np.array(accuracy), name=name, norm=attack.norm)
         return display.plot(ax=ax, **(curve_kwargs or {}))
 
@@ -353,6 +373,14 @@ class RobustAccuracyDisplay:
         accuracies = check_accuracies(accuracies, eps.size, "accuracies", one_curve=True)
         display = cls(eps=eps, accuracy=accuracies, name=name, norm=norm, certified=certified)
         return display.plot(ax=ax, **(curve_kwargs or {}))
+
+
+def model_name(model) -> str:
+    """The model's class, and the defence of a GradientMaskedClassifier, whose curves
+    would otherwise all read alike in a legend."""
+    if isinstance(model, GradientMaskedClassifier):
+        return f"{model.method} ({type(model).__name__})"
+    return type(model).__name__
 
 
 def _with_budget(attack: Attack, eps: float) -> Attack:

@@ -5,6 +5,8 @@ import pytest
 import torch
 from sklearn.datasets import make_classification
 from sklearn.preprocessing import StandardScaler
+from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
+from torch import nn
 
 from sksmooth import GradientMaskedClassifier
 from sksmooth.nets import make_mlp_classifier
@@ -108,3 +110,107 @@ def rows_at_distance(distance, n_rows, *, dual_norm=2, random_state=0):
 def predict32(net, X):
     """A bare skorch net predicts on its module's dtype."""
     return net.predict(np.asarray(X, dtype=np.float32))
+
+
+class SoftmaxMLP(nn.Module):
+    """An honest MLP written the way skorch's docs show: it ends in a softmax (NLLLoss).
+
+    ``softmax=False`` is the same architecture returning logits, for
+    ``CrossEntropyLoss``; ``functional=True`` applies the softmax as a function.
+    """
+
+    def __init__(
+        self, input_units=10, hidden_units=64, output_units=2, softmax=True, functional=False
+    ):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(input_units, hidden_units),
+            nn.ReLU(),
+            nn.Linear(hidden_units, hidden_units),
+            nn.ReLU(),
+            nn.Linear(hidden_units, output_units),
+        )
+        self.softmax = nn.Softmax(dim=-1) if softmax and not functional else None
+        self.functional = softmax and functional
+
+    def forward(self, X):
+        scores = self.layers(X)
+        if self.functional:
+            return torch.softmax(scores, dim=1)
+        return self.softmax(scores) if self.softmax is not None else scores
+
+
+def logit_twin(net):
+    """The same weights as a softmax-ended ``net``, returning logits (CrossEntropyLoss)."""
+    twin = NeuralNetClassifier(
+        SoftmaxMLP,
+        module__input_units=net.module_.layers[0].in_features,
+        module__output_units=net.module_.layers[-1].out_features,
+        module__softmax=False,
+        criterion=nn.CrossEntropyLoss,
+        train_split=None,
+        verbose=0,
+    ).initialize()
+    twin.module_.load_state_dict(net.module_.state_dict())
+    twin.classes_inferred_ = net.classes_
+    return twin
+
+
+@pytest.fixture(scope="session")
+def softmax_net(tabular_task):
+    """Trained until its softmax saturates within 20 * eps of the data (float32 gives 0 and 1)."""
+    X_train, y_train, _, _ = tabular_task
+    net = NeuralNetClassifier(
+        SoftmaxMLP,
+        max_epochs=30,
+        lr=0.01,
+        optimizer=torch.optim.Adam,
+        batch_size=64,
+        train_split=None,
+        verbose=0,
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return net.fit(X_train.astype(np.float32), y_train)
+
+
+class OneLogit(nn.Module):
+    """One logit per row, shape (n_rows,), as skorch's NeuralNetBinaryClassifier expects.
+
+    ``two_columns=True`` returns ``[0, z]`` instead: the same classifier as
+    two logits, for ``CrossEntropyLoss``.
+    """
+
+    def __init__(self, input_units=N_FEATURES, two_columns=False):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(input_units, 16), nn.ReLU(), nn.Linear(16, 1))
+        self.two_columns = two_columns
+
+    def forward(self, X):
+        z = self.layers(X).squeeze(-1)
+        return torch.stack([torch.zeros_like(z), z], dim=1) if self.two_columns else z
+
+
+@pytest.fixture(scope="module")
+def binary_net(data):
+    X, y = data
+    net = NeuralNetBinaryClassifier(
+        OneLogit, max_epochs=20, lr=0.01, optimizer=torch.optim.Adam, train_split=None, verbose=0
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return net.fit(X.astype(np.float32), y.astype(np.float32))
+
+
+def two_logit_twin(binary):
+    """``binary``'s weights in a NeuralNetClassifier whose module returns ``[0, z]``."""
+    twin = NeuralNetClassifier(
+        OneLogit,
+        module__two_columns=True,
+        criterion=nn.CrossEntropyLoss,
+        train_split=None,
+        verbose=0,
+    ).initialize()
+    twin.module_.load_state_dict(binary.module_.state_dict())
+    twin.classes_inferred_ = np.array([0, 1])
+    return twin

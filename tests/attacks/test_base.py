@@ -1,12 +1,22 @@
 """What every attack shares: input validation, pipelines, dtypes, determinism."""
 
 import numpy as np
+import pandas as pd
 import pytest
+from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import NotFittedError
+from sklearn.feature_selection import SelectKBest
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    MinMaxScaler,
+    Normalizer,
+    OneHotEncoder,
+    StandardScaler,
+)
 
 from sksmooth import GradientMaskedClassifier, SmoothedClassifier
 from sksmooth.attacks import BPDA, FGSM, PGD, RandomSearch, SmoothAdv
@@ -129,20 +139,20 @@ def smoothed_pipelines(raw):
     }
 
 
-@pytest.mark.parametrize(
-    "make_attack",
-    [
-        lambda: PGD(0.3, steps=5, random_state=0),
-        lambda: BPDA(0.3, steps=5, random_state=0),
-        lambda: RandomSearch(0.3, n_queries=10, random_state=0),
-    ],
-    ids=["pgd", "bpda", "randomsearch"],
-)
+PIPELINE_ATTACKS = [
+    lambda: PGD(0.3, steps=5, random_state=0),
+    lambda: BPDA(0.3, steps=5, random_state=0),
+    lambda: RandomSearch(0.3, n_queries=10, random_state=0),
+]
+PIPELINE_IDS = ["pgd", "bpda", "randomsearch"]
+
+
+@pytest.mark.parametrize("make_attack", PIPELINE_ATTACKS, ids=PIPELINE_IDS)
 def test_pipeline_attack_runs_in_the_last_steps_input_space(make_attack, masked_pipeline, raw):
     X, y = raw
     X_step = masked_pipeline[:-1].transform(X)
     attack = make_attack()
-    X_adv = attack.generate(masked_pipeline, X, y)
+    X_adv = attack.generate(masked_pipeline, X, y, space="last_step")
     assert attack.space_ == PIPELINE_SPACE and "last step" in attack.space_
     assert X_adv.shape == X_step.shape
     assert np.abs(X_adv - X_step).max() <= 0.3  # near the transformed rows ...
@@ -150,6 +160,111 @@ def test_pipeline_attack_runs_in_the_last_steps_input_space(make_attack, masked_
     # The same as attacking the last step on the transformed rows.
     on_step = make_attack().generate(masked_pipeline[-1], X_step, y)
     assert np.array_equal(X_adv, on_step)
+
+
+@pytest.mark.parametrize("make_attack", PIPELINE_ATTACKS, ids=PIPELINE_IDS)
+def test_pipeline_rows_come_back_in_its_input_space(make_attack, masked_pipeline, raw):
+    X, y = raw
+    attack = make_attack()
+    X_in = attack.generate(masked_pipeline, X, y)
+    assert attack.space_ == PIPELINE_SPACE  # where it ran, and where eps holds
+    X_step = make_attack().generate(masked_pipeline, X, y, space="last_step")
+    np.testing.assert_allclose(masked_pipeline[:-1].transform(X_in), X_step, rtol=0, atol=1e-9)
+    # pipeline.predict on the returned rows is the attack's own verdict, row by row ...
+    fooled = masked_pipeline.predict(X_in) != y
+    assert np.array_equal(fooled, masked_pipeline[-1].predict(X_step) != y)
+    assert fooled.mean() > (masked_pipeline.predict(X) != y).mean()
+    # ... where the rows of the last step would have been transformed twice.
+    assert not np.array_equal(masked_pipeline.predict(X_step), masked_pipeline.predict(X_in))
+
+
+def column_frame(X):
+    return pd.DataFrame(
+        X, columns=[f"f{i}" for i in range(X.shape[1])], index=np.arange(len(X)) + 7
+    )
+
+
+def test_column_transformer_of_scalers_is_inverted_column_by_column(raw):
+    X, y = raw
+    frame = column_frame(X)
+    frame["f5"] = np.round(frame["f5"]).astype(int)  # an untouched integer column
+    columns = ColumnTransformer(
+        [("standard", StandardScaler(), ["f0", "f1"]), ("minmax", MinMaxScaler(), [2, 3])],
+        remainder="passthrough",
+    )
+    pipe = make_pipeline(columns, LogisticRegression()).fit(frame, y)
+    mask = np.array([True, True, True, True, True, False])  # f5 passes through unchanged
+    attack = RandomSearch(0.3, n_queries=20, feature_mask=mask, random_state=0)
+    X_in = attack.generate(pipe, frame, y)
+    assert isinstance(X_in, pd.DataFrame)
+    assert list(X_in.columns) == list(frame.columns) and X_in.index.equals(frame.index)
+    assert X_in["f5"].dtype == frame["f5"].dtype and X_in["f5"].equals(frame["f5"])
+    X_step = attack.generate(pipe, frame, y, space="last_step")
+    assert np.array_equal(pipe.predict(X_in), pipe[-1].predict(X_step))
+    assert (pipe.predict(X_in) != y).mean() > (pipe.predict(frame) != y).mean()
+
+
+def test_dropped_columns_keep_their_values(raw):
+    X, y = raw
+    frame = column_frame(X)
+    columns = ColumnTransformer([("scaled", StandardScaler(), ["f0", "f1", "f2"])])
+    pipe = make_pipeline(columns, LogisticRegression()).fit(frame, y)
+    X_in = RandomSearch(0.3, n_queries=5, random_state=0).generate(pipe, frame, y)
+    assert X_in[["f3", "f4", "f5"]].equals(frame[["f3", "f4", "f5"]])
+    assert not X_in["f0"].equals(frame["f0"])
+
+
+@pytest.mark.parametrize(
+    "step, reason",
+    [
+        (PCA(3), "loses information"),
+        (FunctionTransformer(np.log1p), "loses information"),  # the identity as inverse
+        (SelectKBest(k=3), "loses information"),
+        (Normalizer(), "no inverse_transform"),
+    ],
+    ids=["pca", "function-without-inverse", "select", "normalizer"],
+)
+def test_pipeline_without_an_exact_inverse_is_refused_before_the_attack(step, reason, raw):
+    X, y = raw
+    pipe = make_pipeline(step, LogisticRegression()).fit(np.abs(X), y)
+    attack = RandomSearch(0.3, n_queries=10**6, random_state=0)  # never reached
+    with pytest.raises(ValueError, match=rf"{reason}.*space='last_step'.*pipeline\[-1\]"):
+        attack.generate(pipe, np.abs(X), y)
+    X_step = RandomSearch(0.3, n_queries=5, random_state=0).generate(
+        pipe, np.abs(X), y, space="last_step"
+    )
+    assert X_step.shape == pipe[:-1].transform(np.abs(X)).shape
+
+
+def test_one_hot_codes_moved_off_their_categories_are_refused(raw):
+    X, y = raw
+    frame = column_frame(X[:, :3])
+    frame["colour"] = np.where(X[:, 3] > np.median(X[:, 3]), "red", "blue")
+    columns = ColumnTransformer(
+        [("numbers", StandardScaler(), ["f0", "f1", "f2"]), ("codes", OneHotEncoder(), ["colour"])]
+    )
+    pipe = make_pipeline(columns, LogisticRegression()).fit(frame, y)
+    with pytest.raises(ValueError, match=r"cannot reach them.*space='last_step'"):
+        # Found by a probe before the attack runs (it would not end).
+        RandomSearch(0.3, n_queries=10**6, random_state=0).generate(pipe, frame, y)
+    # Left alone by the attack, the categories come back as they were.
+    mask = np.array([True, True, True, False, False])
+    attack = RandomSearch(0.3, n_queries=5, feature_mask=mask, random_state=0)
+    X_in = attack.generate(pipe, frame, y)
+    assert X_in["colour"].equals(frame["colour"])
+    X_step = attack.generate(pipe, frame, y, space="last_step")
+    assert np.array_equal(pipe.predict(X_in), pipe[-1].predict(X_step))
+
+
+def test_pipeline_eps_zero_gives_x_back(masked_pipeline, raw):
+    X, y = raw
+    X_in = PGD(0.0).generate(masked_pipeline, X, y)
+    assert np.array_equal(X_in, X) and not np.shares_memory(X_in, X)
+
+
+def test_unknown_space_is_refused(net, data):
+    with pytest.raises(ValueError, match=r"space must be one of \('input', 'last_step'\)"):
+        PGD(0.1).generate(net, *data, space="final")
 
 
 @pytest.mark.parametrize("steps", ["scaler", "scaler+pca"])
@@ -167,10 +282,13 @@ def test_pipeline_with_smoothed_classifier(make_attack, steps, smoothed_pipeline
     pipeline = smoothed_pipelines[steps]
     X_step = pipeline[:-1].transform(X)
     attack = make_attack()
-    X_adv = attack.generate(pipeline, X, y)
+    X_adv = attack.generate(pipeline, X, y, space="last_step")
     assert attack.space_ == PIPELINE_SPACE
     assert X_adv.shape == X_step.shape == (50, 3 if "pca" in steps else N)
     assert np.linalg.norm(X_adv - X_step, axis=1).max() <= 0.5
+    if steps == "scaler":
+        X_in = make_attack().generate(pipeline, X, y)
+        np.testing.assert_allclose(pipeline[:-1].transform(X_in), X_adv, rtol=0, atol=1e-9)
 
 
 def test_bare_estimator_space_is_input(net, data):

@@ -1,18 +1,25 @@
-"""RandomSearch: a gradient-free attack that needs only predict_proba or predict."""
+"""RandomSearch: a gradient-free attack on the best scores a model has, or only predict."""
+
+import copy
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_classification
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.datasets import load_iris, make_classification
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
+from sklearn.naive_bayes import GaussianNB
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import LinearSVC
+from sklearn.svm import SVC, LinearSVC
+from sklearn.utils.metaestimators import available_if
 
-from sksmooth import SmoothedClassifier
+from sksmooth import GradientMaskedClassifier, SmoothedClassifier
 from sksmooth.attacks import PGD, RandomSearch
 
-from .conftest import ORACLE_W, predict32, rows_at_distance
+from ..conftest import tiny_net
+from .conftest import ORACLE_W, fit_tiny_net, make_data, predict32, rows_at_distance
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +70,33 @@ def test_not_fooled_by_gradient_masking(quantized, data):
     assert np.mean(quantized.predict(search) == y) < np.mean(quantized.predict(pgd) == y) - 0.3
 
 
+class PredictOnly(ClassifierMixin, BaseEstimator):
+    """A fitted model seen through ``predict`` alone (and ``predict_proba`` if asked)."""
+
+    def __init__(self, model=None, proba=False):
+        self.model = model
+        self.proba = proba
+
+    def fit(self, X, y):
+        return self
+
+    def __sklearn_is_fitted__(self):
+        return True
+
+    @property
+    def classes_(self):
+        return self.model.classes_
+
+    def predict(self, X):
+        return self.model.predict(np.asarray(X, dtype=np.float32))
+
+    @available_if(lambda self: self.proba)
+    def predict_proba(self, X):
+        return self.model.predict_proba(np.asarray(X, dtype=np.float32))
+
+
 def test_predict_only_model_never_beats_the_exact_distance(data):
-    # LinearSVC has no predict_proba: RandomSearch then sees only right / wrong. Its
+    # Through predict alone RandomSearch sees only right / wrong. A linear model's
     # exact L-inf distance to the boundary is |f(x)| / ||w||_1, so which rows can be
     # fooled is known.
     X, y = data
@@ -74,11 +106,94 @@ def test_predict_only_model_never_beats_the_exact_distance(data):
     distance = np.abs(model.decision_function(X)) / np.abs(model.coef_).sum()
     for eps in (0.3, 1.0):
         attack = RandomSearch(eps, n_queries=100, random_state=0)
-        fooled = model.predict(attack.generate(model, X, y)) != y
+        fooled = model.predict(attack.generate(PredictOnly(model), X, y)) != y
+        assert attack.score_method_ == "predict"
         assert np.all(distance[fooled] <= eps)
     # All rows are within 1.0; measured success 0.78.
     assert np.all(distance <= 1.0)
     assert fooled.mean() >= 0.6
+    # Its decision_function gives the margin itself: the corner -sign(f) eps sign(w)
+    # flips every row within eps (measured: all of them).
+    attack = RandomSearch(1.0, n_queries=100, random_state=0)
+    fooled = model.predict(attack.generate(model, X, y)) != y
+    assert attack.score_method_ == "decision_function"
+    assert fooled.mean() >= 0.95
+
+
+# ------------------------------------------------------- where the margin comes from
+
+
+def saturated_net(n_features=20):
+    """A net whose predict_proba is exactly 0 or 1 (float32) on every row: logits x 1000."""
+    X, y = make_data(n_samples=300, n_features=n_features)
+    net = copy.deepcopy(fit_tiny_net(X, y))
+    last = [m for m in net.module_.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.mul_(1000.0)
+        last.bias.mul_(1000.0)
+    return net, X, y
+
+
+def test_search_sees_through_a_saturated_softmax():
+    net, X, y = saturated_net()
+    proba = net.predict_proba(X.astype(np.float32))
+    assert np.all((proba == 0) | (proba == 1))
+    right = predict32(net, X) == y
+    X, y = X[right], y[right]
+
+    def success(model):
+        attack = RandomSearch(1.0, norm="l2", n_queries=200, random_state=0)
+        fooled = predict32(net, attack.generate(model, X, y)) != y
+        return fooled.mean(), attack.score_method_
+
+    # Measured: on the logits 0.71 (margin PGD 0.75); on the saturated
+    # probabilities 0.32, where every proposal looks as good as the last.
+    logits, method = success(net)
+    assert method == "logits"
+    probabilities, method = success(PredictOnly(net, proba=True))
+    assert method == "predict_proba"
+    pgd = PGD(1.0, norm="l2", loss="margin", random_state=0).generate(net, X, y)
+    assert logits >= np.mean(predict32(net, pgd) != y) - 0.1
+    assert logits >= probabilities + 0.3
+
+
+def test_margin_comes_from_the_best_scores_each_model_has(net, quantized, stochastic, data):
+    X, y = data
+    masked_distillation = GradientMaskedClassifier(
+        tiny_net(), method="distillation", temperature=20.0, random_state=0
+    ).fit(X, y)
+    expected = {
+        "logits": [net, quantized, masked_distillation],
+        # Its forward draws other noise than its predict: its own probabilities.
+        "predict_proba": [stochastic, GaussianNB().fit(X, y), PredictOnly(net, proba=True)],
+        "decision_function": [
+            LogisticRegression().fit(X, y),
+            HistGradientBoostingClassifier(max_iter=5).fit(X, y),
+        ],
+        "predict": [PredictOnly(net)],
+    }
+    for method, models in expected.items():
+        for model in models:
+            attack = RandomSearch(0.3, n_queries=5, random_state=0)
+            attack.generate(model, X[:10], y[:10])
+            assert attack.score_method_ == method, type(model).__name__
+
+
+def test_multiclass_and_one_vs_one_scores():
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    for model, method in [
+        (LogisticRegression().fit(X, y), "decision_function"),
+        # Three one-vs-one scores for three classes are no score per class.
+        (SVC(decision_function_shape="ovo").fit(X, y), "predict"),
+    ]:  # fmt: skip
+        right = model.predict(X) == y
+        attack = RandomSearch(1.0, n_queries=50, random_state=0)
+        fooled = model.predict(attack.generate(model, X[right], y[right])) != y[right]
+        assert attack.score_method_ == method
+        assert fooled.mean() > 0.5
+        # Rows stop once fooled: the margin's sign is the prediction's.
+        assert np.all(attack.n_queries_[~fooled] == 50)
 
 
 def test_smoothed_classifier(data):

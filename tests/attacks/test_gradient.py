@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from sklearn.linear_model import LogisticRegression
+from skorch import NeuralNetClassifier
 
 from sksmooth import GradientMaskedClassifier, SmoothedClassifier
 from sksmooth.attacks import BPDA, EOT, FGSM, PGD, SmoothAdv
+from sksmooth.attacks._targets import is_stochastic
 
 from ..conftest import tiny_net
 from .conftest import fit_tiny_net, predict32, rows_at_distance
@@ -212,6 +215,78 @@ def test_attack_runs_in_eval_mode_and_restores_training_mode(data):
     attack = PGD(0.3, steps=5, random_state=0)
     assert np.array_equal(attack.generate(dropout_net, X, y), attack.generate(dropout_net, X, y))
     assert dropout_net.module_.training
+
+
+class NoisyModule(torch.nn.Module):
+    """A user's stochastic net: it draws its own noise at inference and logs each draw."""
+
+    def __init__(self, input_units=6, output_units=2):
+        super().__init__()
+        self.linear = torch.nn.Linear(input_units, output_units)
+        self.draws = []
+
+    def forward(self, X):
+        noise = torch.randn(X.shape[1], dtype=X.dtype)
+        self.draws.append(float(noise[0]))
+        return self.linear(X + 0.5 * noise)
+
+
+@pytest.fixture(scope="module")
+def noisy_net(data):
+    X, y = data
+    net = NeuralNetClassifier(
+        NoisyModule,
+        criterion=torch.nn.CrossEntropyLoss,
+        max_epochs=5,
+        lr=0.1,
+        train_split=None,
+        verbose=0,
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return net.fit(X.astype(np.float32), y)
+
+
+@pytest.mark.parametrize("n_samples", [1, 5])
+def test_eot_averages_over_a_user_nets_own_randomness(n_samples, noisy_net, data):
+    X, y = data
+    draws = noisy_net.module_.draws
+    draws.clear()
+    EOT(0.3, steps=2, n_samples=n_samples, random_start=False, random_state=0).generate(
+        noisy_net, X, y
+    )
+    # Each step averages n_samples fresh draws; one more pass checks the result.
+    assert len(draws) == 2 * n_samples + 1
+    assert len(set(draws)) == len(draws)
+
+
+def test_a_user_nets_randomness_is_seeded_by_random_state(noisy_net, data):
+    X, y = data
+    draws = noisy_net.module_.draws
+
+    def run(seed):
+        draws.clear()
+        X_adv = EOT(0.3, steps=3, n_samples=4, random_state=seed).generate(noisy_net, X, y)
+        return X_adv, list(draws)
+
+    before = torch.random.get_rng_state()
+    first, first_draws = run(0)
+    # The caller's global generator is left as it was ...
+    assert torch.equal(torch.random.get_rng_state(), before)
+    # ... and the net's draws follow random_state alone.
+    torch.manual_seed(123)
+    again, again_draws = run(0)
+    assert np.array_equal(first, again) and again_draws == first_draws
+    assert run(1)[1] != first_draws
+
+
+def test_stochastic_forwards_are_found(noisy_net, net, quantized, stochastic, data):
+    X, _ = data
+    assert is_stochastic(noisy_net, X)
+    assert is_stochastic(stochastic, X)
+    assert not is_stochastic(net, X)
+    assert not is_stochastic(quantized, X)
+    assert not is_stochastic(LogisticRegression().fit(X, data[1]), X)  # no white box
 
 
 # ----------------------------------------------------------------- parameters

@@ -342,3 +342,41 @@ def test_html_of_an_empty_result():
     empty = make_result(np.array([], dtype=int), [], np.array([], dtype=bool))
     markup = empty._repr_html_()
     assert "0 rows" in markup and "<table" not in markup
+
+
+def test_largest_radius_shows_in_repr_html_and_summary():
+    result = make_result(LABEL, RADIUS, ABSTAINED, y_true=Y_TRUE, max_radius=1.5)
+    assert repr(result).splitlines()[3] == "  largest radius n allows: 1.5 (3 sigma)"
+    assert "largest radius n allows: 1.5 (3 sigma)" in result._repr_html_()
+    assert result.summary().attrs["max_radius"] == 1.5
+    # Kept by the views a result gives.
+    assert result._subset(np.arange(2)).max_radius == 1.5
+    # Per-column sigma: radii are already in sigmas.
+    per_column = make_result([0], [0.4], [False], sigma=np.array([0.5, 1.0]), max_radius=2.0)
+    assert "largest radius n allows: 2\n" in repr(per_column) + "\n"
+
+
+def test_largest_radius_is_left_out_when_unknown():
+    assert "largest radius" not in repr(RESULT) + RESULT._repr_html_()
+    assert RESULT.summary().attrs["max_radius"] is None
+
+
+def test_certify_reports_the_radius_of_n_agreeing_votes():
+    from sksmooth.certification import clopper_pearson_lower
+    from sksmooth.certification._certify import largest_radius, samples_for_radius
+    from sksmooth.noise import make_noise_model
+
+    noise = make_noise_model("gaussian", 0.5, n_features=2)
+    # Cohen et al.'s table at alpha = 0.001: 1.50, 2.46, 3.20, 3.81 sigma.
+    radii = [largest_radius(10**k, 0.001, noise, "l2", in_sigmas=True) for k in (2, 3, 4, 5)]
+    np.testing.assert_allclose(radii, [1.50, 2.46, 3.20, 3.81], atol=0.005)
+    assert largest_radius(100, 0.001, noise, "l2") == pytest.approx(0.5 * radii[0])
+    assert clopper_pearson_lower(10, 10, 0.001) == pytest.approx(0.001**0.1)
+    # The fewest samples, every vote agreeing, for a radius: 40 for 1 sigma at alpha = 0.001.
+    assert samples_for_radius(1.0, 0.001, noise, "l2") == 40
+    for r in (0.1, 0.5, 1.0, 2.0):
+        n = samples_for_radius(r, 0.001, noise, "l2")
+        assert largest_radius(n, 0.001, noise, "l2", in_sigmas=True) >= r
+        assert largest_radius(n - 1, 0.001, noise, "l2", in_sigmas=True) < r
+    uniform = make_noise_model("uniform", 1.0, n_features=2)
+    assert samples_for_radius(10.0, 0.001, uniform, "linf") == np.inf
