@@ -317,6 +317,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 f"classifier or a skorch NeuralNetClassifier); got {self.estimator!r}."
             )
         frozen = isinstance(self.estimator, FrozenEstimator)
+        _check_net_device(inner)
         if is_single_logit_net(inner) and not frozen:
             raise TypeError(
                 f"SmoothedClassifier cannot train {type(inner).__name__}, a net with one "
@@ -462,6 +463,9 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
 
     def _set_frozen_classes(self, inner, X, y) -> None:
+        if isinstance(inner, NeuralNet) and not getattr(inner, "initialized_", False):
+            # skorch answers classes_ from its `classes` parameter even when unfitted.
+            raise ValueError("The frozen skorch net is not initialized; fit it before freezing it.")
         classes = getattr(inner, "classes_", None)
         if classes is None:
             raise ValueError("The frozen estimator has no classes_; fit it before freezing it.")
@@ -1003,16 +1007,26 @@ def _warn_on_small_n(n: int, alpha: float, noise_model: NoiseModel, sequential: 
     )
 
 
+def _check_net_device(inner) -> None:
+    """A skorch net asking for CUDA where torch has none: say so, naming ``device``."""
+    device = getattr(inner, "device", None) if isinstance(inner, NeuralNet) else None
+    if device is not None and str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"The skorch net has device={device!r}, but this torch has no CUDA device "
+            "(a CPU build, or no GPU visible); use device='cpu'."
+        )
+
+
 def _with_abstentions(labels: np.ndarray, abstain: np.ndarray, abstain_label) -> np.ndarray:
     """Replace abstaining rows' labels, keeping every label's own type.
 
-    Numbers stay numbers and strings stay strings; a mix (string classes with
-    ``abstain_label=-1``, say) becomes an object array rather than strings.
+    Numbers stay numbers, booleans booleans and strings strings; a mix (string
+    or bool classes with ``abstain_label=-1``, say) becomes an object array.
     """
     marker = np.asarray(abstain_label)
-    numeric = "biuf"
+    numeric = "iuf"  # bool is not: True/False with -1 would become 1/0/-1
     same_kind = (labels.dtype.kind in numeric and marker.dtype.kind in numeric) or (
-        labels.dtype.kind == marker.dtype.kind == "U"
+        labels.dtype.kind == marker.dtype.kind and labels.dtype.kind in "bU"
     )
     out = labels.astype(np.result_type(labels.dtype, marker.dtype) if same_kind else object)
     out[abstain] = abstain_label

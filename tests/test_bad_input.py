@@ -1034,3 +1034,88 @@ def test_label_lookup_names_labels_of_another_type():
         label_indices(np.array(["b", "a"], dtype=object), np.array(["a", "b", "a"], object)),
         [1, 0, 1],
     )
+
+
+# ------------------------------------------------ inputs found by a fuzzing pass
+
+FUZZ = {"n": 100, "n0": 10, "n_samples": 50, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def fuzz_data():
+    X, y = make_classification(120, 4, n_informative=3, n_redundant=0, random_state=0)
+    return X, y
+
+
+def test_one_step_pipeline_is_certified_as_its_step(fuzz_data):
+    from sklearn.pipeline import make_pipeline
+
+    from sksmooth import CertifiedAccuracyDisplay, certify
+    from sksmooth.metrics import make_certified_scorer
+
+    X, y = fuzz_data
+    pipe = make_pipeline(SmoothedClassifier(LogisticRegression(), **FUZZ)).fit(X, y)
+    alone = pipe[-1].certify(X[:10], y[:10])
+    np.testing.assert_array_equal(certify(pipe, X[:10], y[:10]).radius, alone.radius)
+    assert make_certified_scorer(0.1)(pipe, X[:10], y[:10]) == alone.certified_accuracy(0.1)
+    display = CertifiedAccuracyDisplay.from_estimator(pipe, X[:10], y[:10])
+    import matplotlib.pyplot as plt
+
+    plt.close(display.figure_)
+
+
+def test_a_number_as_a_display_name_is_its_text(fuzz_data):
+    import matplotlib.pyplot as plt
+
+    from sksmooth import CertifiedAccuracyDisplay
+
+    X, y = fuzz_data
+    result = SmoothedClassifier(LogisticRegression(), **FUZZ).fit(X, y).certify(X[:10], y[:10])
+    display = CertifiedAccuracyDisplay.from_result(result, name=0.25)
+    assert display.line_.get_label() == "0.25"
+    with pytest.raises(TypeError, match="name must be a str or a list of str"):
+        CertifiedAccuracyDisplay.from_result(result, name=object())
+    plt.close("all")
+
+
+def test_bool_classes_keep_their_type_next_to_an_abstain_label(fuzz_data):
+    X, y = fuzz_data
+    clf = SmoothedClassifier(LogisticRegression(), abstain_label=-1, **FUZZ).fit(X, y.astype(bool))
+    labels = clf.predict(X)
+    assert labels.dtype == object
+    assert set(map(type, labels.tolist())) <= {bool, int}
+    assert {v for v in labels.tolist() if not isinstance(v, bool)} <= {-1}
+
+
+def test_a_fraction_sigma_is_a_number(fuzz_data):
+    from fractions import Fraction
+
+    X, y = fuzz_data
+    clf = SmoothedClassifier(LogisticRegression(), sigma=Fraction(1, 4), **FUZZ).fit(X, y)
+    assert clf.certify(X[:5], y[:5]).sigma == 0.25
+
+
+def test_a_nan_decision_radius_is_refused(fuzz_data):
+    X, y = fuzz_data
+    clf = SmoothedClassifier(LogisticRegression(), **FUZZ).fit(X, y)
+    with pytest.raises(ValueError, match="radius must be finite"):
+        clf.certify(X[:5], y[:5], radius=float("nan"))
+
+
+def test_an_unfitted_frozen_net_is_named(fuzz_data):
+    from sksmooth.nets import make_mlp_classifier
+
+    X, y = fuzz_data
+    net = make_mlp_classifier(max_epochs=1)
+    net.classes = [0, 1]  # skorch then answers classes_ though nothing is fitted
+    with pytest.raises(ValueError, match="not initialized; fit it before freezing it"):
+        SmoothedClassifier(FrozenEstimator(net), **FUZZ).fit(X, y)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a torch without CUDA")
+def test_cuda_on_a_cpu_torch_names_the_device(fuzz_data):
+    from sksmooth.nets import make_mlp_classifier
+
+    X, y = fuzz_data
+    with pytest.raises(ValueError, match="device='cuda'.*no CUDA device"):
+        SmoothedClassifier(make_mlp_classifier(max_epochs=1, device="cuda"), **FUZZ).fit(X, y)

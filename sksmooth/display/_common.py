@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -75,11 +76,16 @@ def curve_names(name, n_curves: int) -> list:
     """One legend label (or None) per curve from a name or a list of names."""
     if name is None:
         return [None] * n_curves
+    if isinstance(name, numbers.Number):  # a label such as a sigma: its text
+        name = str(name)
     if isinstance(name, str):
         if n_curves > 1:
             raise ValueError(f"name must be a list of {n_curves} names, one per curve.")
         return [name]
-    names = list(name)
+    try:
+        names = list(name)
+    except TypeError as error:
+        raise TypeError(f"name must be a str or a list of str, got {name!r}.") from error
     if len(names) != n_curves:
         raise ValueError(f"name must hold {n_curves} names, one per curve; got {len(names)}.")
     return [None if n is None else str(n) for n in names]

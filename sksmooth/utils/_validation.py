@@ -29,7 +29,8 @@ def split_pipeline(estimator, X):
     """``(final step, X in its input space, preprocessing or None)``.
 
     For a pipeline, ``X`` goes through every step but the last; the
-    preprocessing returned is ``estimator[:-1]``, to map results back.
+    preprocessing returned is ``estimator[:-1]``, to map results back (None
+    for a pipeline of one step, which has nothing before its last step).
 
     Examples
     --------
@@ -44,10 +45,10 @@ def split_pipeline(estimator, X):
     >>> X_final.ravel().tolist()
     [-1.0, 1.0]
     """
-    if isinstance(estimator, Pipeline):
+    if isinstance(estimator, Pipeline) and len(estimator) > 1:
         preprocessing = estimator[:-1]
         return estimator[-1], preprocessing.transform(X), preprocessing
-    return estimator, X, None
+    return final_step(estimator), X, None
 
 
 def check_sample_counts(**counts) -> None:
