@@ -228,9 +228,46 @@ def fit_net(
         net.set_params(callbacks=[*callbacks, (INTERRUPT_GUARD_NAME, InterruptGuard())])
     y = np.asarray(y)
     y = y.astype(np.float32) if y.ndim == 2 else y.astype(np.int64)
+    X = X.astype(_module_dtype(net))
     with _seeded_torch(seed, net.device):
-        net.fit(X.astype(np.float32), y)
+        try:
+            net.fit(X, y)
+        except (RuntimeError, IndexError) as error:  # torch's own shape or target errors
+            raise ValueError(_training_failure(net, X, n_classes, error)) from error
     return net
+
+
+def _module_dtype(net: NeuralNet):
+    """The numpy dtype the net's module takes: its parameters' (a module instance), else torch's."""
+    module = net.module
+    if isinstance(module, torch.nn.Module):
+        parameter = next(module.parameters(), None)
+        if parameter is not None and parameter.is_floating_point():
+            return torch.empty(0, dtype=parameter.dtype).numpy().dtype
+    return torch.empty(0, dtype=torch.get_default_dtype()).numpy().dtype
+
+
+def _training_failure(net: NeuralNet, X: np.ndarray, n_classes: int, error: Exception) -> str:
+    """Why the net could not train, in the data's terms where the module says so."""
+    module = getattr(net, "module_", None)
+    if module is not None:
+        try:
+            with torch.no_grad():
+                parameter = next(module.parameters(), None)
+                device = parameter.device if parameter is not None else "cpu"
+                scores = module(torch.as_tensor(X[:2], device=device))
+        except RuntimeError as forward_error:
+            return (
+                f"The skorch net's module cannot take rows of X, which has {X.shape[1]} "
+                f"features: {forward_error}. Let SmoothedClassifier set the sizes (pass the "
+                "module class, with input_units and output_units parameters) or match them."
+            )
+        if isinstance(scores, torch.Tensor) and tuple(scores.shape) != (len(X[:2]), n_classes):
+            return (
+                f"The skorch net's module returns scores of shape {tuple(scores.shape)} for "
+                f"{len(X[:2])} rows; expected ({len(X[:2])}, {n_classes}), one per class of y."
+            )
+    return f"Training the skorch net failed: {error}"
 
 
 def _callback_name(callback) -> str | None:

@@ -318,6 +318,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         frozen = isinstance(self.estimator, FrozenEstimator)
         _check_net_device(inner)
+        _refuse_nested_net(inner)
         if is_single_logit_net(inner) and not frozen:
             raise TypeError(
                 f"SmoothedClassifier cannot train {type(inner).__name__}, a net with one "
@@ -472,6 +473,14 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         classes = np.asarray(classes)
         self.classes_ = classes
         self._check_two_classes()
+        fitted_names = getattr(inner, "feature_names_in_", None)
+        names = getattr(self, "feature_names_in_", None)
+        if fitted_names is not None and names is not None and list(fitted_names) != list(names):
+            # The frozen model reads columns by position from here on: the names must match.
+            raise ValueError(
+                "The feature names should match those the frozen estimator was fitted with, "
+                f"in order: it was fitted on {list(fitted_names)}, X has {list(names)}."
+            )
         unseen = np.setdiff1d(np.unique(y), classes)
         if unseen.size:
             raise ValueError(
@@ -1005,6 +1014,21 @@ def _warn_on_small_n(n: int, alpha: float, noise_model: NoiseModel, sequential: 
         UserWarning,
         stacklevel=3,
     )
+
+
+def _refuse_nested_net(inner) -> None:
+    """A skorch net inside a pipeline or a model search: say where it belongs."""
+    if isinstance(inner, NeuralNet) or not hasattr(inner, "get_params"):
+        return
+    nested = any(isinstance(v, NeuralNet) for v in inner.get_params(deep=True).values())
+    if nested:
+        raise TypeError(
+            f"The skorch net is inside a {type(inner).__name__}: SmoothedClassifier trains "
+            "and votes with the net itself (noise in every batch, rows in the module's "
+            "dtype). Make the net the direct estimator, and put the rest outside: "
+            "make_pipeline(StandardScaler(), SmoothedClassifier(net)), or "
+            "GridSearchCV(SmoothedClassifier(net), {'estimator__lr': [...]})."
+        )
 
 
 def _check_net_device(inner) -> None:

@@ -1119,3 +1119,77 @@ def test_cuda_on_a_cpu_torch_names_the_device(fuzz_data):
     X, y = fuzz_data
     with pytest.raises(ValueError, match="device='cuda'.*no CUDA device"):
         SmoothedClassifier(make_mlp_classifier(max_epochs=1, device="cuda"), **FUZZ).fit(X, y)
+
+
+class _FixedLinear(torch.nn.Module):
+    """A module with hard-coded sizes, as users write them."""
+
+    def __init__(self, n_in=3, n_out=2):
+        super().__init__()
+        self.layer = torch.nn.Linear(n_in, n_out)
+
+    def forward(self, X):
+        return self.layer(X)
+
+
+def _net(module, **params):
+    from skorch import NeuralNetClassifier
+
+    return NeuralNetClassifier(
+        module,
+        criterion=torch.nn.CrossEntropyLoss,
+        max_epochs=1,
+        train_split=None,
+        verbose=0,
+        **params,
+    )
+
+
+def test_a_module_of_other_sizes_is_named_before_a_torch_error(fuzz_data):
+    X, y = fuzz_data
+    with pytest.raises(ValueError, match="has 4 features"):
+        SmoothedClassifier(_net(_FixedLinear, module__n_in=3), **FUZZ).fit(X, y)
+    y3 = np.arange(len(y)) % 3
+    with pytest.raises(ValueError, match=r"scores of shape \(2, 2\).*expected \(2, 3\)"):
+        SmoothedClassifier(_net(_FixedLinear, module__n_in=4), **FUZZ).fit(X, y3)
+
+
+def test_a_float64_module_trains_on_float64_rows(fuzz_data):
+    X, y = fuzz_data
+    module = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    with pytest.warns(UserWarning, match="module instance"):
+        clf = SmoothedClassifier(_net(module.double()), **FUZZ).fit(X, y)
+    assert np.isfinite(clf.estimator_.history[-1, "train_loss"])
+    assert clf.predict(X[:5]).shape == (5,)
+
+
+def test_a_net_inside_a_pipeline_or_search_is_refused_with_where_it_belongs(fuzz_data):
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sksmooth.nets import make_mlp_classifier
+
+    X, y = fuzz_data
+    inside = [
+        make_pipeline(StandardScaler(), make_mlp_classifier(max_epochs=1)),
+        GridSearchCV(make_mlp_classifier(max_epochs=1), {"lr": [1e-3]}, cv=2),
+    ]
+    for estimator in inside:
+        with pytest.raises(TypeError, match="Make the net the direct estimator"):
+            SmoothedClassifier(estimator, **FUZZ).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sized = make_mlp_classifier(max_epochs=1, module__input_units=4, module__output_units=2)
+        fitted = make_pipeline(StandardScaler(), sized).fit(X.astype(np.float32), y)
+    with pytest.raises(TypeError, match="Make the net the direct estimator"):
+        SmoothedClassifier(FrozenEstimator(fitted), **FUZZ).fit(X, y)
+
+
+def test_a_frozen_model_refuses_columns_in_another_order(fuzz_data):
+    X, y = fuzz_data
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    frozen = FrozenEstimator(LogisticRegression().fit(frame, y))
+    with pytest.raises(ValueError, match="feature names should match"):
+        SmoothedClassifier(frozen, **FUZZ).fit(frame[list("dcba")], y)
+    SmoothedClassifier(frozen, **FUZZ).fit(frame, y)  # the same order is fine
