@@ -330,6 +330,8 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         X, y = self._validated_training_data(X, y)
         check_classification_targets(y)
         noise_model = self._noise_model()
+        if isinstance(inner, NeuralNet):
+            self._check_noise_representable(X, noise_model)
         if frozen and self.class_weight is not None:
             warnings.warn(
                 "class_weight has no effect on a FrozenEstimator, which is not trained.",
@@ -520,6 +522,20 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             raise ValueError(
                 f"The base estimator cannot classify rows of {X_one_row.shape[1]} features: {error}"
             ) from error
+
+    def _check_noise_representable(self, X: np.ndarray, noise_model) -> None:
+        """Noisy rows must stay finite in the net's precision, or every vote is NaN's argmax."""
+        dtype = AUTOCAST_DTYPES[self.precision] or torch.get_default_dtype()
+        # No draw of any noise reaches 40 standard deviations in practice.
+        largest = float(np.max(np.abs(X), initial=0.0)) + 40.0 * float(np.max(noise_model.scales))
+        limit = torch.finfo(dtype).max
+        if largest > limit:
+            raise ValueError(
+                f"sigma={self.sigma!r} puts noisy rows at magnitudes near {largest:.3g}, beyond "
+                f"the range of the net's precision ({str(dtype).removeprefix('torch.')}, at "
+                f"most {limit:.3g}): the net would see infinities. Use a smaller sigma, or "
+                "rescale the features."
+            )
 
     # ------------------------------------------------------- Monte Carlo core
 

@@ -1193,3 +1193,11 @@ def test_a_frozen_model_refuses_columns_in_another_order(fuzz_data):
     with pytest.raises(ValueError, match="feature names should match"):
         SmoothedClassifier(frozen, **FUZZ).fit(frame[list("dcba")], y)
     SmoothedClassifier(frozen, **FUZZ).fit(frame, y)  # the same order is fine
+
+
+def test_a_sigma_beyond_the_nets_precision_is_named(fuzz_data):
+    from sksmooth.nets import make_mlp_classifier
+
+    X, y = fuzz_data
+    with pytest.raises(ValueError, match=r"sigma=1e\+39 .* range of the net's precision \(float32"):
+        SmoothedClassifier(make_mlp_classifier(max_epochs=1), sigma=1e39, **FUZZ).fit(X, y)
