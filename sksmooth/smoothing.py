@@ -60,6 +60,7 @@ from .certification._certify import largest_radius, samples_for_radius
 from .noise import NoiseModel, get_noise, make_noise_model
 from .utils._categorical import categorical_mask, check_codes, learn_categories, pandas_codes
 from .utils._feature_map import feature_map
+from .utils._fit_signature import fit_signature_follows
 from .utils._validation import check_alpha, check_sample_counts, final_step, split_pipeline
 
 __all__ = ["SmoothedClassifier", "certify"]
@@ -288,6 +289,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
+    @fit_signature_follows(lambda clf: _base_takes_sample_weight(clf.estimator))
     def fit(self, X, y, sample_weight=None):
         """Train the base classifier under the smoothing noise.
 
@@ -302,7 +304,10 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             keeps its weight) where it accepts ``sample_weight``. skorch nets
             do not; weight their classes with ``class_weight`` instead, e.g.
             ``class_weight={"fraud": 20, "legit": 1}`` for rare fraud.
-            Ignored for a frozen estimator, which is not trained.
+            Ignored for a frozen estimator, which is not trained. ``fit``'s
+            signature lists ``sample_weight`` only where the base estimator
+            uses it, so ensembles such as ``BaggingClassifier`` pass bootstrap
+            weights only to bases that take them.
 
         Returns
         -------
@@ -952,6 +957,16 @@ def _seed_random_states(estimator, seed: int) -> None:
     }
     if params:
         estimator.set_params(**params)
+
+
+def _base_takes_sample_weight(estimator) -> bool:
+    """Whether ``fit`` passes ``sample_weight`` on to ``estimator`` (not frozen, not a net)."""
+    if isinstance(estimator, (FrozenEstimator, NeuralNet)):
+        return False
+    try:
+        return has_fit_parameter(estimator, "sample_weight")
+    except (TypeError, ValueError):  # no inspectable fit: fit itself names the problem
+        return True
 
 
 def _checked_sample_weight(sample_weight, X: np.ndarray, inner) -> np.ndarray:

@@ -1201,3 +1201,35 @@ def test_a_sigma_beyond_the_nets_precision_is_named(fuzz_data):
     X, y = fuzz_data
     with pytest.raises(ValueError, match=r"sigma=1e\+39 .* range of the net's precision \(float32"):
         SmoothedClassifier(make_mlp_classifier(max_epochs=1), sigma=1e39, **FUZZ).fit(X, y)
+
+
+@pytest.mark.parametrize("base", ["knn", "net"])
+def test_ensembles_pass_no_weights_to_a_base_that_refuses_them(base, fuzz_data):
+    from sklearn.ensemble import AdaBoostClassifier, BaggingClassifier
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.utils.validation import has_fit_parameter
+
+    X, y = fuzz_data
+    inner = KNeighborsClassifier() if base == "knn" else tiny_net()
+    smoothed = SmoothedClassifier(inner, **FUZZ)
+    assert not has_fit_parameter(smoothed, "sample_weight")
+    bagged = BaggingClassifier(smoothed, n_estimators=2, random_state=0).fit(X, y)
+    assert bagged.score(X, y) > 0.7
+    with pytest.raises(ValueError, match="SmoothedClassifier doesn't support sample_weight"):
+        AdaBoostClassifier(smoothed, n_estimators=2).fit(X, y)
+    # Weights the user passes still get fit's own explanation.
+    with pytest.raises(ValueError, match="sample_weight"):
+        smoothed.fit(X, y, sample_weight=np.ones(len(X)))
+
+
+def test_ensembles_weight_a_base_that_takes_weights(fuzz_data):
+    from sklearn.ensemble import AdaBoostClassifier
+    from sklearn.utils.validation import has_fit_parameter
+
+    X, y = fuzz_data
+    smoothed = SmoothedClassifier(LogisticRegression(), **FUZZ)
+    assert has_fit_parameter(smoothed, "sample_weight")
+    assert not has_fit_parameter(
+        SmoothedClassifier(FrozenEstimator(LogisticRegression())), "sample_weight"
+    )
+    assert AdaBoostClassifier(smoothed, n_estimators=2).fit(X, y).score(X, y) > 0.7
