@@ -18,6 +18,8 @@ block of rows for ``predict``): ``certify(x) -> (label, radius)`` and
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 from scipy import stats
@@ -26,32 +28,58 @@ ABSTAIN = -1
 
 
 class BareMinimum:
-    """Noise, forward, argmax and counts; nothing else."""
+    """Noise, forward, argmax and counts; nothing else.
 
-    def __init__(self, module, n_classes, *, sigma, n0, n, n_samples, alpha, batch_size):
-        self.module, self.n_classes, self.sigma = module.eval(), n_classes, sigma
+    ``dtype``: the module's precision (the module is converted to it, as a
+    bfloat16 user would); the noise is drawn in float32, or in float64 with
+    ``noise_dtype=torch.float64`` (sksmooth's noise, added to the row as
+    given) before the cast.
+    """
+
+    def __init__(
+        self,
+        module,
+        n_classes,
+        *,
+        sigma,
+        n0,
+        n,
+        n_samples,
+        alpha,
+        batch_size,
+        dtype=torch.float32,
+        noise_dtype=torch.float32,
+    ):
+        self.module = copy.deepcopy(module).to(dtype).eval() if dtype != torch.float32 else module
+        self.n_classes, self.sigma, self.dtype, self.noise_dtype = (
+            n_classes,
+            sigma,
+            dtype,
+            noise_dtype,
+        )
         self.n_total, self.n_samples, self.batch_size = n0 + n, n_samples, batch_size
         self.device = next(module.parameters()).device
 
     def certify(self, x: np.ndarray):
-        row = torch.as_tensor(x, dtype=torch.float32, device=self.device)
+        row = torch.as_tensor(x, dtype=self.noise_dtype, device=self.device)
         counts = torch.zeros(self.n_classes, dtype=torch.int64, device=self.device)
         with torch.inference_mode():
             for start in range(0, self.n_total, self.batch_size):
                 size = min(self.batch_size, self.n_total - start)
-                noisy = row + self.sigma * torch.randn(size, row.shape[0], device=self.device)
+                noise = torch.randn(size, row.shape[0], dtype=self.noise_dtype, device=self.device)
+                noisy = (row + self.sigma * noise).to(self.dtype)
                 counts += torch.bincount(self.module(noisy).argmax(1), minlength=self.n_classes)
         return int(counts.argmax()), float("nan")  # no statistics: no radius
 
     def predict(self, X: np.ndarray):
-        rows = torch.as_tensor(X, dtype=torch.float32, device=self.device)
+        rows = torch.as_tensor(X, dtype=self.noise_dtype, device=self.device)
         per_batch = max(1, self.batch_size // self.n_samples)
         labels = []
         with torch.inference_mode():
             for start in range(0, len(rows), per_batch):
                 block = rows[start : start + per_batch]
                 noisy = block.repeat_interleave(self.n_samples, 0)
-                noisy += self.sigma * torch.randn_like(noisy)
+                noisy = (noisy + self.sigma * torch.randn_like(noisy)).to(self.dtype)
                 owner = torch.arange(len(block), device=self.device).repeat_interleave(
                     self.n_samples
                 )
@@ -142,8 +170,24 @@ class ARTSmoothing:
         return scores.argmax(1)
 
 
+def _bare(batch_size=None, **fixed):
+    """A BareMinimum with some parameters fixed (a batch size of its own, a precision)."""
+
+    def make(module, n_classes, **params):
+        if batch_size is not None:
+            params["batch_size"] = batch_size
+        return BareMinimum(module, n_classes, **params, **fixed)
+
+    return make
+
+
 PEERS = {
     "bare minimum": BareMinimum,
+    "bare minimum, batch 4096": _bare(4096),
+    "bare minimum, batch 10000": _bare(10_000),
+    "bare minimum, float64 noise": _bare(noise_dtype=torch.float64),
+    "bare minimum bf16": _bare(dtype=torch.bfloat16),
+    "bare minimum bf16, batch 4096": _bare(4096, dtype=torch.bfloat16),
     "reference algorithm": ReferenceAlgorithm,
     "ART 1.20.1": ARTSmoothing,
 }

@@ -12,15 +12,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.utils import check_random_state, check_scalar
-from sklearn.utils.validation import check_consistent_length, column_or_1d
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
 from ._labels import label_indices
 from .attacks import PGD, AttackEnsemble, RandomSearch, SmoothAdv
-from .attacks._base import split_model
+from .attacks._base import _check_rows, split_model
 from .attacks._constraints import parse_norm
 from .attacks._targets import model_input
 from .smoothing import SmoothedClassifier
 from .utils._html import html_table
+from .utils._validation import check_sample_counts
 
 __all__ = ["GradientMaskingReport", "MaskingCheck", "check_gradient_masking"]
 
@@ -267,12 +268,14 @@ def check_gradient_masking(
     """
     check_scalar(eps, "eps", numbers.Real, min_val=0, include_boundaries="neither")
     check_scalar(tolerance, "tolerance", numbers.Real, min_val=0, max_val=1)
-    check_scalar(n_random, "n_random", numbers.Integral, min_val=1)
+    check_sample_counts(n_random=n_random)
     norm = parse_norm(norm)
     large_eps = 20 * eps if large_eps is None else large_eps
     check_scalar(large_eps, "large_eps", numbers.Real, min_val=eps)
     estimator, X, _ = split_model(estimator, X)
-    X = np.ascontiguousarray(X, dtype=np.float64)
+    check_is_fitted(estimator)
+    # The attacks' own check of rows: shape, numbers, finite, the model's features.
+    X = np.ascontiguousarray(_check_rows(X, estimator), dtype=np.float64)
     y = column_or_1d(y)
     check_consistent_length(X, y)
     label_indices(estimator.classes_, y, what="y label")  # a type mismatch is not "all wrong"

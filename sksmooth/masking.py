@@ -42,6 +42,7 @@ from ._training import (
     warn_on_ordered_criterion_weight,
 )
 from .noise import GaussianNoise, make_noise_model
+from .utils._validation import MAX_COUNT
 
 __all__ = ["GradientMaskedClassifier", "TemperatureCrossEntropy"]
 
@@ -63,7 +64,20 @@ class TemperatureCrossEntropy(nn.Module):
 
     def __init__(self, temperature: float = 1.0, weight: torch.Tensor | None = None):
         super().__init__()
-        self.temperature = temperature
+        if isinstance(temperature, bool):
+            raise TypeError(f"temperature must be a number, got {temperature!r}.")
+        check_scalar(
+            temperature, "temperature", numbers.Real, min_val=0, include_boundaries="neither"
+        )
+        if not np.isfinite(temperature):
+            raise ValueError(f"temperature must be finite, got {temperature!r}.")
+        if weight is not None and not (
+            isinstance(weight, torch.Tensor) and weight.ndim == 1 and weight.is_floating_point()
+        ):
+            raise TypeError(
+                f"weight must be None or a 1-D float tensor, one weight per class; got {weight!r}."
+            )
+        self.temperature = float(temperature)
         self.weight = weight
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -82,8 +96,46 @@ class TemperatureCrossEntropy(nn.Module):
         loss : torch.Tensor
             Scalar loss.
         """
+        target = _check_loss_input(logits, target, self.weight)
         weight = None if self.weight is None else self.weight.to(logits.device, logits.dtype)
-        return F.cross_entropy(logits / self.temperature, target, weight=weight)
+        try:
+            return F.cross_entropy(logits / self.temperature, target, weight=weight)
+        except IndexError as error:  # a class index out of range: only the loss sees it unsynced
+            raise ValueError(
+                f"target holds a class index outside [0, {logits.shape[1]}): {error}"
+            ) from error
+
+
+def _check_loss_input(logits, target, weight) -> torch.Tensor:
+    """The target as the loss takes it; a ValueError or TypeError for what it cannot take.
+
+    Only shapes and dtypes are read: no values, so no device synchronisation per batch.
+    """
+    if not (isinstance(logits, torch.Tensor) and logits.ndim == 2 and logits.is_floating_point()):
+        raise TypeError(f"logits must be a 2-D float tensor (batch, n_classes), got {logits!r}.")
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(f"target must be a tensor, got {target!r}.")
+    if weight is not None and weight.shape != (logits.shape[1],):
+        raise ValueError(
+            f"weight has shape {tuple(weight.shape)} for {logits.shape[1]} classes (logits)."
+        )
+    if target.ndim == 1 and not target.is_floating_point() and target.dtype != torch.bool:
+        expected = (len(logits),)
+        target = target.long()
+    elif target.is_floating_point():
+        expected = tuple(logits.shape)
+        target = target.to(logits.dtype)
+    else:
+        raise TypeError(
+            "target must hold class indices (1-D, integers) or class probabilities (2-D, "
+            f"floats); got a {target.ndim}-D tensor of {target.dtype}."
+        )
+    if tuple(target.shape) != expected:
+        raise ValueError(
+            f"target has shape {tuple(target.shape)}; logits of shape {tuple(logits.shape)} "
+            f"need {expected}."
+        )
+    return target
 
 
 class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -219,7 +271,7 @@ class GradientMaskedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             )
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}.")
-        check_scalar(self.levels, "levels", numbers.Integral, min_val=2)
+        check_scalar(self.levels, "levels", numbers.Integral, min_val=2, max_val=MAX_COUNT)
         check_scalar(
             self.temperature, "temperature", numbers.Real, min_val=0, include_boundaries="neither"
         )

@@ -16,7 +16,6 @@ from dataclasses import replace
 
 import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.utils import check_scalar
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
@@ -25,7 +24,14 @@ from .attacks._base import final_model
 from .attacks._targets import model_input
 from .certification import CertificationResult
 from .smoothing import certify
-from .utils._validation import check_alpha, check_sample_counts, final_step
+from .utils._validation import (
+    check_alpha,
+    check_label,
+    check_n_jobs,
+    check_radius,
+    check_sample_counts,
+    final_step,
+)
 
 __all__ = [
     "abstain_rate",
@@ -38,12 +44,6 @@ __all__ = [
     "make_robust_scorer",
     "robust_accuracy",
 ]
-
-
-def _check_radius(radius) -> None:
-    check_scalar(radius, "radius", numbers.Real, min_val=0)
-    if not np.isfinite(radius):
-        raise ValueError(f"radius must be finite, got {radius!r}.")
 
 
 def _label_kind(labels) -> str:
@@ -64,7 +64,7 @@ def _certified_correct(y_true, result: CertificationResult, radius: float) -> tu
     """Rows certified with the true label at ``radius`` or more, and the checked labels."""
     if not isinstance(result, CertificationResult):
         raise TypeError(f"result must be a CertificationResult, got {type(result).__name__}.")
-    _check_radius(radius)
+    check_radius(radius)
     y_true = column_or_1d(y_true)
     check_consistent_length(y_true, result.label)
     if len(y_true) == 0:
@@ -235,7 +235,9 @@ def _certified_recall(y_true, result, radius, pos_label, classes) -> float:
 def _positive_rows(y_true, result, pos_label, classes, what: str, stacklevel: int) -> np.ndarray:
     """Rows of ``y_true`` of class ``pos_label``; none (with a warning) for a known class
     absent from ``y_true``, an error for a label that is not a class at all."""
-    positive = np.asarray(y_true == pos_label, dtype=bool)
+    check_label(pos_label, "pos_label")
+    # Compared as objects: numpy refuses a label beyond the dtype of y_true (OverflowError).
+    positive = np.asarray(np.asarray(y_true, dtype=object) == pos_label, dtype=bool)
     if not positive.any():
         if classes is None:
             known = np.any(np.asarray(result.label, dtype=object) == pos_label)
@@ -587,7 +589,7 @@ def make_certified_scorer(
     >>> scores.shape
     (3,)
     """
-    _check_radius(radius)
+    check_radius(radius)
     if isinstance(categorical_changes, bool) or not isinstance(
         categorical_changes, numbers.Integral
     ):
@@ -607,10 +609,7 @@ def make_certified_scorer(
     check_sample_counts(**{k: v for k, v in certify_params.items() if k in ("n0", "n")})
     if "alpha" in certify_params:
         check_alpha(certify_params["alpha"])
-    if certify_params.get("n_jobs") is not None:
-        check_scalar(certify_params["n_jobs"], "n_jobs", numbers.Integral)
-        if certify_params["n_jobs"] == 0:
-            raise ValueError("n_jobs == 0 has no meaning; use None, -1 or a positive count.")
+    check_n_jobs(certify_params.get("n_jobs"))
     return _CertifiedScorer(radius, metric, pos_label, int(categorical_changes), certify_params)
 
 

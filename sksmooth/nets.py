@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import numbers
 import operator
 from collections.abc import Sequence
 
 import numpy as np
 import torch
+from sklearn.utils import check_scalar
 from skorch import NeuralNetClassifier
 from torch import nn
+
+from .utils._validation import MAX_COUNT, check_sample_counts
 
 __all__ = ["MLPModule", "make_classifier", "make_mlp_classifier"]
 
@@ -19,7 +23,13 @@ def _check_categorical(
     categories: Sequence[Sequence[float]] | None,
 ) -> tuple[tuple[int, ...], list[torch.Tensor]]:
     """Validate the categorical parameters; return the columns and their codes as tensors."""
-    columns = tuple(categorical_columns or ())
+    try:
+        columns = () if categorical_columns is None else tuple(categorical_columns)
+    except TypeError:
+        raise TypeError(
+            "categorical_columns must be a sequence of column indices, got "
+            f"{categorical_columns!r}."
+        ) from None
     categories = list(categories) if categories is not None else []
     if len(categories) != len(columns):
         raise ValueError(
@@ -122,7 +132,20 @@ class MLPModule(nn.Module):
                 "sets them from the data, otherwise pass module__input_units and "
                 "module__output_units to the skorch net."
             )
+        check_sample_counts(input_units=input_units, output_units=output_units)
+        try:
+            hidden_units = tuple(hidden_units)
+        except TypeError:
+            raise TypeError(
+                f"hidden_units must be a sequence of layer widths, got {hidden_units!r}."
+            ) from None
+        check_sample_counts(**{f"hidden_units[{i}]": h for i, h in enumerate(hidden_units)})
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
+            raise TypeError(f"dropout must be a number, got {dropout!r}.")
+        if not 0 <= dropout < 1:  # NaN too
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
         columns, codes = _check_categorical(input_units, categorical_columns, categories)
+        self._input_units = int(input_units)
         self.categorical_columns = columns
         if columns:
             # Non-persistent: the constructor parameters stay the single source of truth,
@@ -192,9 +215,29 @@ class MLPModule(nn.Module):
             If a categorical column holds a code that is not among its
             categories.
         """
+        # A module pickled before the check existed has no _input_units: skip it.
+        input_units = getattr(self, "_input_units", None)
+        if input_units is not None:
+            _check_batch(X, input_units, self.layers[0].weight.dtype)
         if self.categorical_columns:
             X = self._encode(X)
         return self.layers(X)
+
+
+def _check_batch(X, input_units: int, dtype: torch.dtype) -> None:
+    """A 2-D tensor of ``input_units`` columns in the module's dtype (or under autocast).
+
+    Shapes and dtypes only: nothing that waits for the device.
+    """
+    if not isinstance(X, torch.Tensor):
+        raise TypeError(f"X must be a torch.Tensor, got {type(X).__name__}.")
+    if X.ndim != 2 or X.shape[1] != input_units:
+        raise ValueError(
+            f"X has shape {tuple(X.shape)}; the module takes (batch, {input_units}): "
+            f"input_units={input_units} columns."
+        )
+    if X.dtype != dtype and not torch.is_autocast_enabled(X.device.type):
+        raise TypeError(f"X has dtype {X.dtype}; the module computes in {dtype}.")
 
 
 class _TrainedModuleClassifier(NeuralNetClassifier):
@@ -300,6 +343,7 @@ def make_classifier(
     >>> set(net.predict(torch.zeros(3, 2))) <= {"legit", "fraud"}
     True
     """
+    _check_training_params(max_epochs, lr, batch_size)
     if isinstance(module, nn.Module):
         if classes is None:
             raise ValueError(
@@ -332,6 +376,19 @@ def make_classifier(
         module, max_epochs=max_epochs, lr=lr, batch_size=batch_size, classes=classes, **params
     )
     return net.initialize()
+
+
+def _check_training_params(max_epochs, lr, batch_size) -> None:
+    """What skorch and the optimizer would otherwise fail on (or loop over) in fit."""
+    check_scalar(max_epochs, "max_epochs", numbers.Integral, min_val=0, max_val=MAX_COUNT)
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
+        raise TypeError(f"lr must be a number, got {lr!r}.")
+    # The optimizer casts lr to the parameters' dtype, float32 unless changed.
+    if not 0 < lr <= np.finfo(np.float32).max:
+        raise ValueError(f"lr must be a number > 0 that float32 can hold, got {lr!r}.")
+    # -1 is skorch's "every row in one batch".
+    if not (isinstance(batch_size, numbers.Integral) and batch_size == -1):
+        check_sample_counts(batch_size=batch_size)
 
 
 def make_mlp_classifier(

@@ -46,7 +46,9 @@ import pandas as pd
 import torch
 from scipy import special
 
+from ._counter_noise import categorical_uniforms, unit_noise
 from .certification._categorical import check_changes, joint_unit_radius
+from .utils._validation import check_flag, check_radius, check_sample_counts
 
 __all__ = [
     "CategoricalReplacement",
@@ -127,6 +129,12 @@ class Noise:
         """The smallest ``p`` whose :meth:`radius` reaches ``radius`` (above 1 if none)."""
         raise NotImplementedError
 
+    def _check_query(self, radius, norm, n_noised) -> str:
+        """What :meth:`required_probability` is asked, checked; the norm resolved."""
+        check_radius(radius)
+        check_sample_counts(n_noised=n_noised)
+        return self.check_norm(norm)
+
 
 class GaussianNoise(Noise):
     """Gaussian noise: L2 certificates (Cohen et al., 2019), L-infinity by conversion.
@@ -152,6 +160,9 @@ class GaussianNoise(Noise):
         return rng.standard_normal(shape)
 
     def fill_numpy_(self, out, rng):
+        # numpy casts ``out`` to an array unchecked: anything else can crash the interpreter.
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"out must be a numpy array, got {type(out).__name__}.")
         rng.standard_normal(out=out)
 
     def radius(self, p, norm, n_noised):
@@ -160,9 +171,13 @@ class GaussianNoise(Noise):
     @staticmethod
     def from_l2(l2, norm: str, n_noised: int):
         """An L2 radius in ``norm``: a cube of half-width r lies in the L2 ball of r sqrt(d)."""
+        if not (isinstance(norm, str) and norm in GaussianNoise.norms):
+            raise ValueError(f"norm must be one of {GaussianNoise.norms}, got {norm!r}.")
+        check_sample_counts(n_noised=n_noised)
         return l2 if norm == "l2" else l2 / math.sqrt(n_noised)
 
     def required_probability(self, radius, norm, n_noised):
+        norm = self._check_query(radius, norm, n_noised)
         l2 = radius if norm == "l2" else radius * math.sqrt(n_noised)
         return float(special.ndtr(l2))
 
@@ -198,6 +213,7 @@ class LaplaceNoise(Noise):
         return l1 if norm == "l1" else l1 / n_noised
 
     def required_probability(self, radius, norm, n_noised):
+        norm = self._check_query(radius, norm, n_noised)
         l1 = radius if norm == "l1" else radius * n_noised
         return float(1.0 - 0.5 * math.exp(-SQRT2 * l1))
 
@@ -233,6 +249,7 @@ class UniformNoise(Noise):
         return -2.0 * SQRT3 * np.expm1(np.log(1.5 - p) / n_noised)
 
     def required_probability(self, radius, norm, n_noised):
+        norm = self._check_query(radius, norm, n_noised)
         half_width = radius / (2.0 * SQRT3)
         if norm == "l1":
             return 0.5 + half_width
@@ -320,8 +337,30 @@ class CategoricalReplacement:
             out[:, int(column)] = torch.where(replaced, values, out[:, int(column)])
         return out
 
+    def replace_by_uniforms_(
+        self, out: torch.Tensor, replace: torch.Tensor, choice: torch.Tensor
+    ) -> torch.Tensor:
+        """Replace in place, given two uniforms per row and categorical column (counter-based).
+
+        Column ``j`` of row ``i`` is replaced where ``replace[i, j] < q_j``, by
+        category ``floor(choice[i, j] * K_j)``: the same law as the other draws.
+        """
+        for j, (column, codes, q) in enumerate(
+            zip(self.columns, self.categories, self.probability, strict=True)
+        ):
+            codes = torch.as_tensor(codes, dtype=out.dtype, device=out.device)
+            drawn = codes[(choice[:, j] * len(codes)).long()]
+            out[:, int(column)] = torch.where(replace[:, j] < float(q), drawn, out[:, int(column)])
+        return out
+
     def unknown_codes(self, X: np.ndarray) -> list[tuple[int, float]]:
         """(column, value) of the first code of each column of ``X`` not among its categories."""
+        X = np.asarray(X)
+        if X.ndim != 2 or (self.columns.size and X.shape[1] <= int(np.max(self.columns))):
+            raise ValueError(
+                f"X must be 2-D with the categorical columns {np.asarray(self.columns).tolist()}; "
+                f"got shape {X.shape}."
+            )
         unknown = []
         for column, codes in zip(self.columns, self.categories, strict=True):
             values = X[:, column]
@@ -417,6 +456,30 @@ class NoiseModel:
             self.categorical.replace_(rows, generator)
         return rows
 
+    def noisy_rows_by_counter(
+        self,
+        X: torch.Tensor,
+        keys: torch.Tensor,
+        row_index: torch.Tensor,
+        sample_index: torch.Tensor,
+    ) -> torch.Tensor:
+        """Noisy copies ``X[row_index]`` whose noise is a function of (key, sample, column).
+
+        Drawn by the counter-based generator of :mod:`sksmooth._counter_noise`
+        for a whole batch at once (a few large kernels on a GPU): the same
+        sample of the same row gets the same noise whatever else the batch
+        holds. ``X`` is float64 on the device; ``keys`` come from
+        ``keys_from_seeds``.
+        """
+        unit = unit_noise(self.noise.name, keys, row_index, sample_index, X.shape[1])
+        noisy = self.scale_unit_(unit).add_(X[row_index])
+        if self.categorical is not None:
+            replace, choice = categorical_uniforms(
+                keys, row_index, sample_index, self.categorical.columns
+            )
+            self.categorical.replace_by_uniforms_(noisy, replace, choice)
+        return noisy
+
     def noisy_copy(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``X`` plus one draw of noise (float64, numpy), for noisy training copies."""
         out = np.empty(X.shape)
@@ -429,6 +492,7 @@ class NoiseModel:
         In the data's units for a scalar sigma, unitless for per-column sigma;
         in units of sigma in both cases with ``in_sigmas=True``.
         """
+        check_flag(in_sigmas, "in_sigmas")
         p = np.asarray(p_lower, dtype=float)
         certified = p > 0.5
         unit = self.noise.radius(np.where(certified, p, 0.75), norm, self.n_noised)
@@ -536,7 +600,15 @@ def make_noise_model(
     (array([0.5, 0.5, 0. ]), 1)
     """
     resolved = get_noise(noise)
-    columns = np.asarray([] if categorical_columns is None else categorical_columns, dtype=np.int64)
+    check_sample_counts(n_features=n_features)
+    if feature_names is not None:
+        names = np.asarray(feature_names, dtype=object)
+        if names.shape != (n_features,):
+            raise ValueError(
+                f"feature_names must hold one name per column, {n_features}; got {feature_names!r}."
+            )
+        feature_names = names
+    columns = _categorical_columns(categorical_columns, n_features)
     if isinstance(sigma, (str, bytes, bool)) or sigma is None:
         raise TypeError(
             f"sigma must be a number, an array-like of numbers or a mapping; got {sigma!r}."
@@ -580,6 +652,30 @@ def make_noise_model(
     return _with_categories(
         NoiseModel(resolved, scales, scales), columns, categories, categorical_noise, feature_names
     )
+
+
+def _categorical_columns(categorical_columns, n_features: int) -> np.ndarray:
+    """The indices of the categorical columns, each a column of the data."""
+    if categorical_columns is None:
+        return np.array([], dtype=np.int64)
+    try:
+        columns = np.asarray(categorical_columns)
+    except ValueError:  # a ragged sequence
+        columns = np.asarray(None)
+    if columns.ndim == 1 and columns.size == 0:
+        return columns.astype(np.int64)
+    if columns.ndim != 1 or columns.dtype.kind not in "iu":
+        raise TypeError(
+            f"categorical_columns must be a 1-D sequence of column indices, got "
+            f"{categorical_columns!r}."
+        )
+    outside = columns[(columns < 0) | (columns >= n_features)]
+    if outside.size:
+        raise ValueError(
+            f"categorical_columns holds {outside.tolist()}, not a column of data with "
+            f"{n_features} columns."
+        )
+    return columns.astype(np.int64)
 
 
 def _column_names(columns, feature_names) -> list:

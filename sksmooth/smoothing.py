@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import numbers
 import warnings
 from dataclasses import replace
@@ -27,8 +28,8 @@ from skorch import NeuralNet
 from torch import nn
 
 from ._adapters import (
-    AUTOCAST_DTYPES,
     BLACK_BOX_HINT,
+    REDUCED_DTYPES,
     DifferentiableTarget,
     make_voter,
     module_device_dtype,
@@ -53,15 +54,29 @@ from ._training import (
 from .certification import (
     CertificationResult,
     certify_votes,
+    decide_votes,
     predict_votes,
     sequential_certify_votes,
 )
-from .certification._certify import largest_radius, samples_for_radius
+from .certification._certify import (
+    decision_votes_needed,
+    largest_decision_radius,
+    largest_radius,
+    samples_for_radius,
+)
 from .noise import NoiseModel, get_noise, make_noise_model
 from .utils._categorical import categorical_mask, check_codes, learn_categories, pandas_codes
 from .utils._feature_map import feature_map
 from .utils._fit_signature import fit_signature_follows
-from .utils._validation import check_alpha, check_sample_counts, final_step, split_pipeline
+from .utils._validation import (
+    check_alpha,
+    check_flag,
+    check_label,
+    check_n_jobs,
+    check_sample_counts,
+    final_step,
+    split_pipeline,
+)
 
 __all__ = ["SmoothedClassifier", "certify"]
 
@@ -166,10 +181,13 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         draw. Given an int, results are identical bit for bit across runs.
     precision : {"float32", "bfloat16", "float16"}, default="float32"
         Precision of the skorch net's forward passes under noise. Reduced
-        precision runs them under ``torch.autocast`` (bfloat16 on CPU or GPU,
-        float16 on GPU): faster, and the certificate is then exact for the
-        reduced-precision model, so that is the model that must serve the
-        predictions. Not available for other base estimators.
+        precision runs them on a copy of the net's module converted to it
+        (bfloat16 on CPU or GPU, float16 on GPU), the noisy rows cast to it:
+        faster, and the certificate is then exact for the reduced-precision
+        model, so that is the model that must serve the predictions. On a
+        CPU without native bfloat16 (neither AVX512-BF16 nor AMX), bfloat16
+        falls back to float32 with a warning. Not available for other base
+        estimators.
     fresh_noise : bool, default=False
         False: each row's noise is a function of the fitted seed and the row,
         so results are reproducible bit for bit and do not depend on batching
@@ -183,7 +201,9 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         Parallel jobs (joblib) over shards of rows in :meth:`predict`,
         :meth:`predict_proba` and :meth:`certify`. Results are the same for
         any value. Under ``joblib.parallel_backend("dask")`` the shards run
-        on a Dask cluster.
+        on a Dask cluster. Within a job, a skorch net on the CPU already
+        shares its batches among ``torch.get_num_threads() + 1`` threads,
+        each running torch single-threaded (see the user guide on speed).
     verbose : int, default=0
         Show a progress bar of the noisy samples classified when positive
         (in a terminal or notebook only; silent when output is redirected).
@@ -403,14 +423,12 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             raise ValueError(
                 f'precision must be "float32", "bfloat16" or "float16", got {self.precision!r}.'
             )
-        if self.n_jobs is not None:
-            check_scalar(self.n_jobs, "n_jobs", numbers.Integral)
-            if self.n_jobs == 0:
-                raise ValueError("n_jobs == 0 has no meaning; use None, -1 or a positive count.")
+        check_n_jobs(self.n_jobs)
         check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
         check_class_weight(self.class_weight)
-        if not isinstance(self.fresh_noise, (bool, np.bool_)):
-            raise TypeError(f"fresh_noise must be True or False, got {self.fresh_noise!r}.")
+        check_flag(self.fresh_noise, "fresh_noise")
+        if self.abstain_label is not None:
+            check_label(self.abstain_label, "abstain_label")
 
     def _validated_training_data(self, X, y):
         """``validate_data`` with the categorical columns found, converted and learned."""
@@ -530,7 +548,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _check_noise_representable(self, X: np.ndarray, noise_model) -> None:
         """Noisy rows must stay finite in the net's precision, or every vote is NaN's argmax."""
-        dtype = AUTOCAST_DTYPES[self.precision] or torch.get_default_dtype()
+        dtype = REDUCED_DTYPES[self.precision] or torch.get_default_dtype()
         # No draw of any noise reaches 40 standard deviations in practice.
         largest = float(np.max(np.abs(X), initial=0.0)) + 40.0 * float(np.max(noise_model.scales))
         limit = torch.finfo(dtype).max
@@ -560,7 +578,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         inner = unwrap_frozen(self.estimator_)
         if isinstance(inner, NeuralNet) and hasattr(inner, "module_"):
             # Beyond the net's precision a row turns into inf, then NaN scores.
-            precision = AUTOCAST_DTYPES[self.precision] or module_device_dtype(inner.module_)[1]
+            precision = REDUCED_DTYPES[self.precision] or module_device_dtype(inner.module_)[1]
             check_representable(X, precision)
         return np.ascontiguousarray(X)
 
@@ -732,13 +750,16 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             certified with the right label.
         radius : float, default=None
             Decision mode: only decide whether each row is certified at this
-            radius (in the units of ``result.radius``). Estimation samples are
-            drawn in doubling rounds (100, 200, 400, ... up to ``n``) and a
-            row stops as soon as its answer is decided; each round's bounds
-            are taken at level ``alpha / n_rounds`` so the guarantee still
-            holds (union bound). Rows far from the threshold stop after a few
-            hundred samples. A row is certified at ``radius`` when
-            ``result.radius >= radius``.
+            radius (in the units of ``result.radius``). Every class is tested
+            at once by betting on the votes (an anytime-valid test, each class
+            at level ``alpha / n_classes``), so no selection samples are drawn
+            (``n0`` is not used) and a row may stop after any round of votes:
+            once certified, or once ``n`` votes could not certify it. Rows
+            whose votes nearly all agree stop after the first round (53
+            votes at ``alpha = 0.001`` and a radius of one sigma, two
+            classes). A row is certified at ``radius`` when
+            ``result.radius >= radius``; see the user guide on sequential
+            certification.
         n_max : int, default=None
             Adaptive mode (when ``radius`` is None): the same rounds up to
             ``n_max``, a row stopping once more samples could add less than
@@ -785,35 +806,57 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             if not np.isfinite(radius):
                 raise ValueError(f"radius must be finite, got {radius!r}.")
         if n_max is not None:
-            check_scalar(n_max, "n_max", numbers.Integral, min_val=1)
+            check_sample_counts(n_max=n_max)
             if radius is not None:
                 raise ValueError("Give radius (decision mode) or n_max (adaptive mode), not both.")
 
-        sequential = radius is not None or n_max is not None
-        n_cap = (n_max or self.n) if sequential else self.n
-        _warn_on_small_n(n_cap, self.alpha, noise_model, sequential)
-        seed = self._call_seed()  # one seed for every stream and look of this call
-        selection = self._count_votes(X, "select", self.n0, seed=seed)
-        if not sequential:
-            estimation = self._count_votes(X, "estimate", self.n, seed=seed)
-            out = certify_votes(
-                selection, estimation, alpha=self.alpha, noise_model=noise_model, norm=norm
+        n_cap = n_max or self.n
+        if radius is None:
+            _warn_on_small_n(n_cap, self.alpha, noise_model, sequential=n_max is not None)
+            largest = largest_radius(
+                n_cap, self.alpha, noise_model, norm, sequential=n_max is not None
             )
         else:
+            n_classes = len(self.classes_)
+            _warn_on_too_few_votes(radius, n_cap, n_classes, self.alpha, noise_model, norm)
+            largest = largest_decision_radius(
+                radius, n_cap, n_classes, self.alpha, noise_model, norm
+            )
+        seed = self._call_seed()  # one seed for every stream and look of this call
 
-            def draw_votes(rows, look, n_new):
-                # Each round draws fresh samples from its own per-row stream.
-                return self._count_votes(X[rows], f"estimate{look}", n_new, seed=seed)
+        def draw_votes(rows, look, n_new):
+            # Each round draws fresh samples from its own per-row stream.
+            return self._count_votes(X[rows], f"estimate{look}", n_new, seed=seed)
 
-            out = sequential_certify_votes(
-                selection,
+        n_selection = 0 if radius is not None else self.n0
+        if radius is not None:
+            # Every class is tested at once: no selection samples.
+            out = decide_votes(
                 draw_votes,
-                n_cap=n_max or self.n,
+                len(X),
+                len(self.classes_),
+                n_cap=n_cap,
                 alpha=self.alpha,
                 noise_model=noise_model,
                 norm=norm,
                 radius=radius,
             )
+        else:
+            selection = self._count_votes(X, "select", self.n0, seed=seed)
+            if n_max is None:
+                estimation = self._count_votes(X, "estimate", self.n, seed=seed)
+                out = certify_votes(
+                    selection, estimation, alpha=self.alpha, noise_model=noise_model, norm=norm
+                )
+            else:
+                out = sequential_certify_votes(
+                    selection,
+                    draw_votes,
+                    n_cap=n_cap,
+                    alpha=self.alpha,
+                    noise_model=noise_model,
+                    norm=norm,
+                )
         categorical = noise_model.categorical
         return CertificationResult(
             label=self.classes_[out.candidate],
@@ -821,7 +864,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             p_lower=out.p_lower,
             abstained=out.abstained,
             n_samples=out.n_samples,
-            n_selection=np.full(len(X), self.n0),
+            n_selection=np.full(len(X), n_selection),
             sigma=noise_model.sigma,
             alpha=float(self.alpha),
             y_true=y,
@@ -831,7 +874,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             categorical_radius=noise_model.radii_with_changes(out.p_lower, norm),
             categorical_features=None if categorical is None else categorical.columns,
             categorical_noise=None if categorical is None else categorical.probability,
-            max_radius=largest_radius(n_cap, self.alpha, noise_model, norm, sequential=sequential),
+            max_radius=largest,
         )
 
     # ------------------------------------------------------------ attacks
@@ -1042,6 +1085,22 @@ def _warn_on_small_n(n: int, alpha: float, noise_model: NoiseModel, sequential: 
         f"{largest:.2g} sigma ({norm.upper()}), even when every vote agrees: radii this small "
         f"certify next to nothing, whatever the certified accuracy at radius 0 says. "
         f"Certify with more samples: {needed}.",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def _warn_on_too_few_votes(
+    radius: float, n_cap: int, n_classes: int, alpha: float, noise_model, norm: str
+) -> None:
+    """Decision mode: warn when ``n`` votes could not certify ``radius`` even all agreeing."""
+    needed = decision_votes_needed(radius, n_classes, alpha, noise_model, norm)
+    if needed <= n_cap:
+        return
+    how = "no number of votes can" if needed == math.inf else f"it takes n >= {needed} to"
+    warnings.warn(
+        f"With n={n_cap} votes at alpha={alpha:g} no row can be certified at "
+        f"radius={radius:g}, even when every vote agrees: {how} certify it.",
         UserWarning,
         stacklevel=3,
     )

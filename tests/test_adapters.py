@@ -208,3 +208,33 @@ def test_target_rejects_logits_of_the_wrong_shape():
     target = DifferentiableTarget(lambda X, bpda, g: module(X), module, [0, 1], stochastic=False)
     with pytest.raises(ValueError, match=r"shape \(2, 3\) for 2 rows; expected \(2, 2\)"):
         target.logits(torch.zeros((2, N_FEATURES), dtype=torch.float64))
+
+
+def test_bfloat16_runs_on_a_converted_copy_and_leaves_the_module_as_it_was():
+    from sksmooth._adapters import TorchModuleVoter
+
+    torch.manual_seed(0)
+    module = torch.nn.Linear(3, 2)
+    voter = TorchModuleVoter(module, 2, torch.bfloat16)
+    with voter.prepared():
+        assert voter.dtype == torch.bfloat16
+        assert voter.scores.module is not module
+        assert next(voter.scores.module.parameters()).dtype == torch.bfloat16
+        indices = voter.predict_indices(torch.randn(5, 3, dtype=torch.float64).to(torch.bfloat16))
+    assert indices.shape == (5,)
+    assert voter.dtype == torch.float32 and voter.scores.module is module
+    assert next(module.parameters()).dtype == torch.float32
+
+
+def test_bfloat16_falls_back_to_float32_where_the_cpu_lacks_it(monkeypatch):
+    from sksmooth import _adapters
+    from sksmooth.nets import make_mlp_classifier
+
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    net = make_mlp_classifier(
+        hidden_units=(4,), max_epochs=1, module__input_units=3, module__output_units=2
+    ).fit(X, (X[:, 0] > 0).astype(np.int64))
+    monkeypatch.setattr(_adapters, "cpu_has_native_bfloat16", lambda: False)
+    with pytest.warns(UserWarning, match="no native bfloat16"):
+        voter = _adapters.make_voter(net, np.array([0, 1]), "bfloat16")
+    assert voter.reduced_dtype is None

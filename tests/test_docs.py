@@ -427,6 +427,6 @@ def test_the_tabular_guide_reads_certificates_in_the_data_units():
         assert (change[result.abstained].fillna(0) == 0).all().all()
 
 
-def test_the_performance_guide_says_how_to_run_torch_on_one_thread():
+def test_the_performance_guide_says_how_to_run_on_one_core():
     text = (DOCS / "user_guide" / "performance.rst").read_text()
     assert "torch.set_num_threads(1)" in text and "OMP_NUM_THREADS=1" in text

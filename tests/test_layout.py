@@ -18,6 +18,7 @@ FLOORS = {
     "sksmooth.utils": 1,
     "sksmooth._labels": 1,
     "sksmooth._progress": 1,
+    "sksmooth._counter_noise": 1,
     "sksmooth.datasets": 1,
     "sksmooth.nets": 1,
     "sksmooth.noise": 2,

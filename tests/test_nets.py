@@ -151,3 +151,12 @@ def test_factory_is_make_classifier_around_the_mlp():
     assert type(net) is NeuralNetClassifier  # skorch's own: predict returns indices as ever
     same.set_params(module__hidden_units=(4,))
     assert net.get_params(deep=False) == same.get_params(deep=False)
+
+
+def test_a_module_pickled_before_the_input_check_still_runs():
+    import pickle
+
+    module = MLPModule(3, 2, hidden_units=(4,))
+    del module._input_units  # as a module saved by an earlier version
+    restored = pickle.loads(pickle.dumps(module))
+    assert restored(torch.zeros(5, 3)).shape == (5, 2)

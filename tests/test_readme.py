@@ -32,6 +32,6 @@ def test_tabular_threat_model_runs(capsys):
     assert "over the noised columns amount" in capsys.readouterr().out
 
 
-def test_says_how_to_run_torch_on_one_thread():
+def test_says_how_to_run_on_one_core():
     text = README.read_text()
     assert "torch.set_num_threads(1)" in text and "OMP_NUM_THREADS=1" in text

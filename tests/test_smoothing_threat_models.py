@@ -1,5 +1,6 @@
 """SmoothedClassifier with each noise, per-column sigma, norms, certificates in original units."""
 
+import hashlib
 import re
 
 import numpy as np
@@ -16,7 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 
 from sksmooth import SmoothedClassifier, certify
-from sksmooth._monte_carlo import row_seeds
+from sksmooth._monte_carlo import NOISE_PIECE, row_seeds
 from sksmooth.attacks import SmoothAdv
 from sksmooth.certification import clopper_pearson_lower
 from sksmooth.metrics import make_certified_scorer
@@ -76,7 +77,7 @@ def test_a_norm_the_noise_cannot_certify_is_an_error(noise, bad, data):
 
 
 def test_scalar_gaussian_certificates_are_cohens_bit_for_bit(data):
-    # Cohen's computation written out: per-row generators seeded with all 128 bits
+    # Cohen's computation written out: per-piece generators keyed with all 128 bits
     # of the row's seed, float64 noise times sigma plus the row as given,
     # Clopper-Pearson, sigma * Phi^-1.
     X, y = data
@@ -89,8 +90,24 @@ def test_scalar_gaussian_certificates_are_cohens_bit_for_bit(data):
         counts = []
         seeds = row_seeds(np.ascontiguousarray(X[:15]), clf._seed, stream)
         for row, seed in zip(X[:15], seeds, strict=True):
-            rng = np.random.Generator(np.random.SFC64(seed))
-            noisy = row + sigma * rng.standard_normal((n_draws, X.shape[1]))
+            # Pieces of NOISE_PIECE samples, each from SFC64 in a state hashed
+            # from the row's 128-bit seed and the piece's index.
+            pieces = []
+            for piece, start in enumerate(range(0, n_draws, NOISE_PIECE)):
+                words = hashlib.blake2b(
+                    piece.to_bytes(8, "little"), digest_size=24, key=seed.to_bytes(16, "little")
+                ).digest()
+                bit_generator = np.random.SFC64()
+                bit_generator.state = {
+                    "bit_generator": "SFC64",
+                    "state": {"state": np.array([*np.frombuffer(words, np.uint64), 1], np.uint64)},
+                    "has_uint32": 0,
+                    "uinteger": 0,
+                }
+                size = min(NOISE_PIECE, n_draws - start)
+                rng = np.random.Generator(bit_generator)
+                pieces.append(rng.standard_normal((size, X.shape[1])))
+            noisy = row + sigma * np.concatenate(pieces)
             counts.append(np.bincount((noisy[:, 0] > 0).astype(int), minlength=2))
         return np.array(counts)
 

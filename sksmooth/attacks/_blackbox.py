@@ -10,6 +10,7 @@ import torch
 from sklearn.utils import check_random_state, check_scalar
 
 from .._labels import label_indices
+from ..utils._validation import check_sample_counts
 from ._base import Attack
 from ._targets import differentiable_target, is_stochastic, model_input
 
@@ -119,7 +120,7 @@ class RandomSearch(Attack):
         self.p_init = p_init
 
     def _check_params(self) -> None:
-        check_scalar(self.n_queries, "n_queries", numbers.Integral, min_val=1)
+        check_sample_counts(n_queries=self.n_queries)
         check_scalar(
             self.p_init, "p_init", numbers.Real, min_val=0, max_val=1, include_boundaries="right"
         )

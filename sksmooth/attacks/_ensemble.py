@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
-import numbers
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state, check_scalar
+from sklearn.utils import check_random_state
 
+from ..utils._validation import check_flag, check_sample_counts
 from ._base import Attack
 from ._blackbox import RandomSearch, margin_function
 from ._constraints import finalise
@@ -156,9 +156,8 @@ class AttackEnsemble(Attack):
         self.warm_start = warm_start
 
     def _check_params(self) -> None:
-        check_scalar(self.steps, "steps", numbers.Integral, min_val=1)
-        check_scalar(self.restarts, "restarts", numbers.Integral, min_val=1)
-        check_scalar(self.n_queries, "n_queries", numbers.Integral, min_val=1)
+        check_sample_counts(steps=self.steps, restarts=self.restarts, n_queries=self.n_queries)
+        check_flag(self.warm_start, "warm_start")
         if self.attacks is None:
             return
         if isinstance(self.attacks, Attack) or not hasattr(self.attacks, "__iter__"):

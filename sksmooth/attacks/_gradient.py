@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import textwrap
 
@@ -11,7 +12,7 @@ import torch.nn.functional as F
 from sklearn.utils import check_scalar
 
 from .._labels import label_indices
-from ..utils._validation import check_sample_counts
+from ..utils._validation import check_flag, check_sample_counts
 from ._base import Attack
 from ._constraints import direction, project, random_start
 from ._targets import differentiable_target
@@ -143,10 +144,16 @@ class PGD(Attack):
         return differentiable_target(estimator)
 
     def _check_params(self) -> None:
-        check_scalar(self.steps, "steps", numbers.Integral, min_val=1)
-        check_scalar(self.restarts, "restarts", numbers.Integral, min_val=1)
+        check_sample_counts(steps=self.steps, restarts=self.restarts)
+        check_flag(self.random_start, "random_start")
         if self.step_size is not None:
             check_scalar(self.step_size, "step_size", numbers.Real, min_val=0)
+            try:
+                finite = math.isfinite(self.step_size)
+            except OverflowError:  # an int beyond float64
+                finite = False
+            if not finite:
+                raise ValueError(f"step_size must be finite, got {self.step_size!r}.")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}.")
 
@@ -163,7 +170,9 @@ class PGD(Attack):
         rows = torch.as_tensor(X, device=device)
         labels = torch.as_tensor(label_indices(target.classes, y, what="y label"), device=device)
         generator = self._generator(device)
-        step_size = self.step_size if self.step_size is not None else 2.5 * threat.eps / self.steps
+        step_size = (
+            float(self.step_size) if self.step_size is not None else 2.5 * threat.eps / self.steps
+        )
         best = rows.clone()
         fooled = torch.zeros(len(rows), dtype=torch.bool, device=device)
         with self._progress(self.restarts * self.steps, unit="step") as bar:
@@ -324,6 +333,10 @@ class EOT(PGD):
     @property
     def _bpda(self):
         return self.bpda
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        check_flag(self.bpda, "bpda")
 
     def _n_gradient_samples(self) -> int:
         check_sample_counts(n_samples=self.n_samples)

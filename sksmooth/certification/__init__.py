@@ -5,7 +5,13 @@ obtained, and is tested on simulated counts without a net.
 """
 
 from ._bounds import clopper_pearson_lower, clopper_pearson_upper, top_two_binomial_pvalue
-from ._certify import Certificates, certify_votes, predict_votes, sequential_certify_votes
+from ._certify import (
+    Certificates,
+    certify_votes,
+    decide_votes,
+    predict_votes,
+    sequential_certify_votes,
+)
 from ._result import CertificationResult
 from ._sequential import geometric_schedule
 
@@ -13,6 +19,7 @@ __all__ = [
     "CertificationResult",
     "Certificates",
     "certify_votes",
+    "decide_votes",
     "clopper_pearson_lower",
     "clopper_pearson_upper",
     "geometric_schedule",

@@ -115,6 +115,8 @@ def top_two_binomial_pvalue(count_a: np.ndarray | int, count_b: np.ndarray | int
     """
     a = np.asarray(count_a)
     b = np.asarray(count_b)
+    if a.dtype.kind not in "biuf" or b.dtype.kind not in "biuf":
+        raise TypeError(f"count_a and count_b must be counts, got {count_a!r} and {count_b!r}.")
     # Binomial(n, 1/2) is symmetric, so the two-sided p-value doubles one tail.
     low_tail = stats.binom.cdf(np.minimum(a, b), a + b, 0.5)
     return np.minimum(1.0, 2.0 * low_tail)

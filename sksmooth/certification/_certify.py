@@ -12,12 +12,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._betting import betting_decisions, first_round, largest_decision_bound
 from ._bounds import clopper_pearson_lower, top_two_binomial_pvalue
-from ._sequential import adaptive_rule, decision_rule, look_level, sequential_lower_bounds
+from ._sequential import adaptive_rule, look_level, sequential_lower_bounds
 
 __all__ = [
     "Certificates",
     "certify_votes",
+    "decide_votes",
+    "decision_votes_needed",
+    "largest_decision_radius",
     "largest_radius",
     "predict_votes",
     "samples_for_radius",
@@ -118,16 +122,13 @@ def sequential_certify_votes(
     alpha: float,
     noise_model,
     norm: str,
-    radius: float | None = None,
 ) -> Certificates:
-    """CERTIFY with estimation samples drawn in doubling rounds until each row is decided.
+    """Adaptive CERTIFY: estimation samples in doubling rounds until more cannot help.
 
-    Decision mode (``radius`` given): a row stops once it is certified at
-    ``radius`` or cannot be. Adaptive mode (``radius=None``): a row that does
-    not certify yet goes on while it still could by ``n_cap``, and a
-    certified row stops once more samples would add less than 5% of sigma to
-    its radius. Either way the bounds are union-bounded over the looks, so
-    the guarantee of :func:`certify_votes` holds.
+    A row that does not certify yet goes on while it still could by
+    ``n_cap``, and a certified row stops once more samples would add less
+    than 5% of sigma to its radius. The bounds are union-bounded over the
+    looks, so the guarantee of :func:`certify_votes` holds.
 
     Parameters
     ----------
@@ -145,9 +146,6 @@ def sequential_certify_votes(
         The noise the votes are drawn under.
     norm : str
         A norm ``noise_model`` certifies.
-    radius : float, default=None
-        Decision mode's radius, in the units of
-        :meth:`sksmooth.noise.NoiseModel.radius`.
 
     Returns
     -------
@@ -161,18 +159,109 @@ def sequential_certify_votes(
         votes = draw_votes(rows, look, n_new)
         return votes[np.arange(len(rows)), candidate[rows]]
 
-    if radius is None:
-        rule = adaptive_rule(
-            lambda p: noise_model.radius(p, norm, in_sigmas=True),
-            n_cap=n_cap,
-            level=look_level(alpha, n_cap),
-        )
-    else:
-        rule = decision_rule(noise_model.required_probability(radius, norm))
+    rule = adaptive_rule(
+        lambda p: noise_model.radius(p, norm, in_sigmas=True),
+        n_cap=n_cap,
+        level=look_level(alpha, n_cap),
+    )
     p_lower, n_used = sequential_lower_bounds(
         draw_candidate_votes, len(candidate), n_cap=n_cap, alpha=alpha, unfinished=rule
     )
     return _certificates(candidate, p_lower, n_used, noise_model, norm)
+
+
+def decide_votes(
+    draw_votes: Callable[[np.ndarray, int, int], np.ndarray],
+    n_rows: int,
+    n_classes: int,
+    *,
+    n_cap: int,
+    alpha: float,
+    noise_model,
+    norm: str,
+    radius: float,
+) -> Certificates:
+    """Decision mode: is each row certified at ``radius``? Votes drawn until decided.
+
+    Every class is tested at once by betting (see
+    :mod:`sksmooth.certification._betting`), so no selection samples are
+    drawn and the test may stop after any round; a row stops once certified
+    at ``radius`` or once ``n_cap`` votes could not certify it. With
+    probability at least ``1 - alpha`` per row, no returned bound is wrong.
+
+    Parameters
+    ----------
+    draw_votes : callable
+        ``draw_votes(rows, round, n_new)``: votes per class, shape
+        ``(len(rows), n_classes)``, among ``n_new`` fresh samples of the rows
+        ``rows``, independent of every earlier round.
+    n_rows : int
+        Rows to decide.
+    n_classes : int
+        Number of classes.
+    n_cap : int
+        Votes at the last round.
+    alpha : float
+        Failure probability per row.
+    noise_model : sksmooth.noise.NoiseModel
+        The noise the votes are drawn under.
+    norm : str
+        A norm ``noise_model`` certifies.
+    radius : float
+        The radius, in the units of :meth:`sksmooth.noise.NoiseModel.radius`.
+
+    Returns
+    -------
+    certificates : Certificates
+        Label (the certified class, else the one with most votes), its
+        ``p_lower``, radius (at least ``radius`` where certified), abstentions
+        and the votes each row used.
+    """
+    threshold = _decision_threshold(noise_model, radius, norm)
+    label, p_lower, n_used = betting_decisions(
+        draw_votes, n_rows, n_classes, threshold=threshold, n_cap=n_cap, alpha=alpha
+    )
+    return _certificates(label, p_lower, n_used, noise_model, norm)
+
+
+def _decision_threshold(noise_model, radius: float, norm: str) -> float:
+    """The probability a radius needs, at least 1/2 (radius 0: the top class itself)."""
+    return max(noise_model.required_probability(radius, norm), 0.5)
+
+
+def decision_votes_needed(
+    radius: float, n_classes: int, alpha: float, noise_model, norm: str
+) -> int | float:
+    """The fewest votes with which decision mode can certify ``radius`` (``inf``: none).
+
+    Examples
+    --------
+    >>> from sksmooth.certification._certify import decision_votes_needed
+    >>> from sksmooth.noise import make_noise_model
+    >>> model = make_noise_model("gaussian", 0.25, n_features=2)
+    >>> decision_votes_needed(0.25, 2, 0.001, model, "l2")
+    53
+    """
+    threshold = _decision_threshold(noise_model, radius, norm)
+    return first_round(threshold, alpha, n_classes) if threshold < 1 else math.inf
+
+
+def largest_decision_radius(
+    radius: float, n_cap: int, n_classes: int, alpha: float, noise_model, norm: str
+) -> float:
+    """The largest radius decision mode returns at ``radius`` (see ``largest_decision_bound``).
+
+    Examples
+    --------
+    >>> from sksmooth.certification._certify import largest_decision_radius
+    >>> from sksmooth.noise import make_noise_model
+    >>> model = make_noise_model("gaussian", 0.25, n_features=2)
+    >>> round(largest_decision_radius(0.25, 100_000, 2, 0.001, model, "l2"), 4)
+    0.2503
+    """
+    threshold = _decision_threshold(noise_model, radius, norm)
+    bound = largest_decision_bound(threshold, alpha, n_classes, n_cap)
+    return float(noise_model.radius(bound, norm))
 
 
 def largest_radius(

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..utils._feature_map import FeatureMap, identity_feature_map
 from ..utils._html import html_table
+from ..utils._validation import check_radius
 
 __all__ = ["CertificationResult"]
 
@@ -480,8 +481,7 @@ class CertificationResult:
         """
         if self.correct is None:
             raise ValueError("certified_accuracy needs the true labels: call certify(X, y) with y.")
-        if not np.isfinite(radius) or radius < 0:
-            raise ValueError(f"radius must be a finite number >= 0, got {radius!r}.")
+        check_radius(radius)
         if len(self) == 0:
             raise ValueError("certified_accuracy of an empty result is undefined.")
         if categorical_changes is None:

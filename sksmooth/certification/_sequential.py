@@ -1,4 +1,4 @@
-"""Sequential certification: look at the votes on a schedule, stop when decided.
+"""Adaptive certification: look at the votes on a schedule, stop when decided.
 
 The estimation samples of a row are drawn in rounds whose cumulative sizes
 double, from ``n_min`` up to a cap. After each round ("look") the
@@ -15,13 +15,13 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..utils._validation import check_sample_counts
 from ._bounds import clopper_pearson_lower, clopper_pearson_upper
 
 __all__ = [
     "ADAPTIVE_RADIUS_TOLERANCE",
     "SEQUENTIAL_N_MIN",
     "adaptive_rule",
-    "decision_rule",
     "geometric_schedule",
     "look_level",
     "sequential_lower_bounds",
@@ -57,7 +57,8 @@ def geometric_schedule(n_min: int, n_max: int) -> list[int]:
     >>> geometric_schedule(100, 1000)
     [100, 200, 400, 800, 1000]
     """
-    if n_min < 1 or n_max < n_min:
+    check_sample_counts(n_min=n_min, n_max=n_max)
+    if n_max < n_min:
         raise ValueError(f"Need 1 <= n_min <= n_max, got n_min={n_min}, n_max={n_max}.")
     sizes = [n_min]
     while sizes[-1] * 2 < n_max:
@@ -79,18 +80,6 @@ def look_level(alpha: float, n_cap: int) -> float:
 
 # A stopping rule: (lower, upper, count_a, n_drawn) of the active rows -> which continue.
 StoppingRule = Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
-
-
-def decision_rule(required_probability: float) -> StoppingRule:
-    """Decision mode: stop once a row is certified at, or hopeless for, the probability asked."""
-    threshold = max(required_probability, 0.5)
-
-    def unfinished(lower, upper, count_a, n_drawn):
-        certified = (lower >= threshold) & (lower > 0.5)
-        hopeless = upper < threshold
-        return ~(certified | hopeless)
-
-    return unfinished
 
 
 def adaptive_rule(
@@ -146,7 +135,7 @@ def sequential_lower_bounds(
     alpha : float
         Failure probability over all looks of a row together.
     unfinished : callable
-        The stopping rule, from :func:`decision_rule` or :func:`adaptive_rule`.
+        The stopping rule, e.g. from :func:`adaptive_rule`.
 
     Returns
     -------

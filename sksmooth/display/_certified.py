@@ -10,6 +10,7 @@ from sklearn.utils.validation import column_or_1d
 from ..certification import CertificationResult
 from ..metrics import certified_accuracy_curve
 from ..smoothing import certify
+from ..utils._validation import check_flag
 from ._common import (
     ACCURACY_LIMITS,
     certified_curves,
@@ -17,6 +18,7 @@ from ._common import (
     check_grid,
     claim_axes,
     curve_names,
+    curve_style,
     draw,
     label_axes,
     new_or_given_axes,
@@ -315,6 +317,7 @@ class CertifiedAccuracyDisplay:
             name = sigma_name(result)
             if result.categorical_changes:
                 name += f", {result.categorical_changes} categorical change(s)"
+        check_flag(per_class, "per_class")
         if per_class:
             if result.y_true is None:
                 raise ValueError("per_class=True needs the true labels: pass y_true.")
@@ -330,4 +333,4 @@ class CertifiedAccuracyDisplay:
         )
         if result.per_column:
             display._sigma_scales = tuple(float(s) for s in result.sigma)
-        return display.plot(ax=ax, **(curve_kwargs or {}))
+        return display.plot(ax=ax, **curve_style(curve_kwargs))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -37,7 +38,20 @@ def new_or_given_axes(ax):
     plt = pyplot()
     if ax is None:
         _, ax = plt.subplots()
+    elif not isinstance(ax, plt.Axes):
+        raise TypeError(f"ax must be a matplotlib Axes, or None for a new figure; got {ax!r}.")
     return ax
+
+
+def curve_style(curve_kwargs) -> dict:
+    """``curve_kwargs`` as keyword arguments of ``plot``: a mapping, or None for none."""
+    if curve_kwargs is None:
+        return {}
+    if not isinstance(curve_kwargs, Mapping):
+        raise TypeError(
+            f"curve_kwargs must be a dict of matplotlib line properties, got {curve_kwargs!r}."
+        )
+    return dict(curve_kwargs)
 
 
 def check_grid(values, name: str) -> np.ndarray:
@@ -93,6 +107,12 @@ def curve_names(name, n_curves: int) -> list:
 
 def draw(ax, x, curves, names, style: dict) -> list:
     """Draw each curve of ``curves`` against ``x`` on ``ax``; return the lines."""
+    from matplotlib.lines import Line2D
+
+    # matplotlib's own refusal of an unknown property is an AttributeError.
+    unknown = [key for key in style if not callable(getattr(Line2D, f"set_{key}", None))]
+    if unknown:
+        raise TypeError(f"{unknown} are not properties of a matplotlib line (Line2D).")
     lines = []
     for values, label in zip(curves, names, strict=True):
         lines.extend(ax.plot(x, values, **{"label": label, **style}))

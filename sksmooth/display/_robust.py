@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import numbers
 from dataclasses import replace
 
 import numpy as np
@@ -15,6 +16,7 @@ from ..certification import CertificationResult
 from ..masking import GradientMaskedClassifier
 from ..metrics import _attack_or_default, certified_accuracy_curve, robust_accuracy
 from ..smoothing import certify
+from ..utils._validation import check_flag
 from ._common import (
     ACCURACY_LIMITS,
     attack_curves,
@@ -22,6 +24,7 @@ from ._common import (
     check_grid,
     claim_axes,
     curve_names,
+    curve_style,
     draw,
     label_axes,
     new_or_given_axes,
@@ -130,6 +133,7 @@ class RobustAccuracyDisplay:
         (label,) = curve_names(self.name if name is None else name, 1)
         norm = _parse_norm(self.norm)
         style = {"marker": "o"}
+        check_flag(self.certified, "certified")
         if self.certified:
             style["linestyle"] = "--"
             label = (label or "certified") + CERTIFIED_SUFFIX
@@ -226,7 +230,7 @@ class RobustAccuracyDisplay:
         if name is None:
             name = f"{model_name(final_model(estimator))}, {type(attack).__name__}"
         display = cls(eps=eps, accuracy=np.array(accuracy), name=name, norm=attack.norm)
-        return display.plot(ax=ax, **(curve_kwargs or {}))
+        return display.plot(ax=ax, **curve_style(curve_kwargs))
 
     @classmethod
     def from_certified(
@@ -321,7 +325,7 @@ class RobustAccuracyDisplay:
         _, accuracy = certified_accuracy_curve(None, result, eps)
         name = sigma_name(result) if name is None else name
         display = cls(eps=eps, accuracy=accuracy, name=name, norm=result.norm, certified=True)
-        return display.plot(ax=ax, **(curve_kwargs or {}))
+        return display.plot(ax=ax, **curve_style(curve_kwargs))
 
     @classmethod
     def from_accuracies(
@@ -372,7 +376,7 @@ class RobustAccuracyDisplay:
         eps = check_grid(eps, "eps")
         accuracies = check_accuracies(accuracies, eps.size, "accuracies", one_curve=True)
         display = cls(eps=eps, accuracy=accuracies, name=name, norm=norm, certified=certified)
-        return display.plot(ax=ax, **(curve_kwargs or {}))
+        return display.plot(ax=ax, **curve_style(curve_kwargs))
 
 
 def model_name(model) -> str:
@@ -394,7 +398,9 @@ def _parse_norm(norm) -> str | None:
     """``"inf"``, ``"l2"`` or ``"l1"`` (or None), from an attack's or a certificate's norm."""
     if norm is None:
         return None
-    if (norm.lower() if isinstance(norm, str) else norm) in ("l1", 1):
+    if isinstance(norm, str) and norm.lower() == "l1":
+        return "l1"
+    if isinstance(norm, numbers.Real) and norm == 1:
         return "l1"
     try:
         return parse_norm(norm)

@@ -4,10 +4,27 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_scalar
 
-__all__ = ["check_alpha", "check_sample_counts", "final_step", "split_pipeline"]
+__all__ = [
+    "MAX_COUNT",
+    "check_alpha",
+    "check_flag",
+    "check_label",
+    "check_n_jobs",
+    "check_radius",
+    "check_sample_counts",
+    "final_step",
+    "split_pipeline",
+]
+
+# Counts end up in numpy int64 arrays (votes, seeds, progress totals) and loops
+# over them: a larger one overflows, or runs for ever.
+MAX_COUNT = int(np.iinfo(np.int64).max)
+# joblib passes n_jobs on as a C int.
+MAX_JOBS = int(np.iinfo(np.int32).max)
 
 
 def final_step(estimator):
@@ -52,7 +69,7 @@ def split_pipeline(estimator, X):
 
 
 def check_sample_counts(**counts) -> None:
-    """Each Monte Carlo sample count (``n0``, ``n``, ``n_samples``, ...) is an int >= 1.
+    """Each count (``n0``, ``n``, ``n_samples``, ``steps``, ...) is an int in [1, 2**63 - 1].
 
     Examples
     --------
@@ -63,7 +80,77 @@ def check_sample_counts(**counts) -> None:
     ValueError: n == 0, must be >= 1.
     """
     for name, value in counts.items():
-        check_scalar(value, name, numbers.Integral, min_val=1)
+        check_scalar(value, name, numbers.Integral, min_val=1, max_val=MAX_COUNT)
+
+
+def check_n_jobs(n_jobs) -> None:
+    """None, or a number of joblib workers: a non-zero int (negative: all cores but some).
+
+    Examples
+    --------
+    >>> from sksmooth.utils._validation import check_n_jobs
+    >>> check_n_jobs(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_jobs == 0 has no meaning; use None, -1 or a positive count.
+    """
+    if n_jobs is None:
+        return
+    check_scalar(n_jobs, "n_jobs", numbers.Integral, min_val=-MAX_JOBS, max_val=MAX_JOBS)
+    if n_jobs == 0:
+        raise ValueError("n_jobs == 0 has no meaning; use None, -1 or a positive count.")
+
+
+def check_flag(value, name: str) -> None:
+    """A bool (numpy's too); anything else, even a truthy one, is a TypeError naming ``name``.
+
+    Examples
+    --------
+    >>> from sksmooth.utils._validation import check_flag
+    >>> check_flag("yes", "per_class")
+    Traceback (most recent call last):
+    ...
+    TypeError: per_class must be True or False, got 'yes'.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")
+
+
+def check_radius(radius, name: str = "radius") -> None:
+    """A finite number >= 0 (not a bool).
+
+    Examples
+    --------
+    >>> from sksmooth.utils._validation import check_radius
+    >>> check_radius(float("inf"))
+    Traceback (most recent call last):
+    ...
+    ValueError: radius must be finite, got inf.
+    """
+    if isinstance(radius, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a number, got {radius!r}.")
+    check_scalar(radius, name, numbers.Real, min_val=0)
+    if not np.isfinite(radius):
+        raise ValueError(f"{name} must be finite, got {radius!r}.")
+
+
+def check_label(label, name: str) -> None:
+    """One class label (a number, a string, ...), not an array or a tensor of them.
+
+    Examples
+    --------
+    >>> from sksmooth.utils._validation import check_label
+    >>> check_label([0, 1], "pos_label")
+    Traceback (most recent call last):
+    ...
+    TypeError: pos_label must be a single label, got [0, 1].
+    """
+    try:
+        single = np.ndim(label) == 0
+    except ValueError:  # a ragged sequence
+        single = False
+    if not single:
+        raise TypeError(f"{name} must be a single label, got {label!r}.")
 
 
 def check_alpha(alpha, name: str = "alpha") -> None:

@@ -5,9 +5,10 @@ overstates the robustness exactly when its radius exceeds the radius at the
 true ``pA``, that is when ``p_lower > pA`` (every radius formula increases
 with ``p``). For fixed-n CERTIFY the probability of that event is a binomial
 tail, computed exactly here with scipy; the simulated rows must match it
-within a two-sided binomial tolerance. For the sequential modes the same
+within a two-sided binomial tolerance. For adaptive mode the same
 probability follows from a dynamic programme over the looks, and it must
-stay below ``alpha`` (the union bound's promise).
+stay below ``alpha`` (the union bound's promise); decision mode, which bets,
+has its own file (``test_betting.py``).
 
 Every tolerance has false-alarm probability ``FALSE_ALARM`` (1e-4): a
 correct implementation fails a check with at most that probability.
@@ -21,7 +22,7 @@ import pytest
 from scipy import special, stats
 
 from sksmooth.certification import certify_votes, predict_votes, sequential_certify_votes
-from sksmooth.certification._sequential import adaptive_rule, decision_rule
+from sksmooth.certification._sequential import adaptive_rule
 from sksmooth.noise import LaplaceNoise, NoiseModel, make_noise_model
 
 from .oracles import NOISE_NORMS
@@ -283,7 +284,7 @@ def exact_sequential_exceedance(p, q, alpha, unfinished):
     return float(exceeded)
 
 
-def sequential_check(model, norm, p_a, alpha, seed, radius=None, alpha_used=None):
+def sequential_check(model, norm, p_a, alpha, seed, alpha_used=None):
     """Simulate N_ROWS rows of a sequential mode; return (unsound count, certificates)."""
     rng = np.random.default_rng(seed)
     looks = []
@@ -299,65 +300,17 @@ def sequential_check(model, norm, p_a, alpha, seed, radius=None, alpha_used=None
         alpha=alpha if alpha_used is None else alpha_used,
         noise_model=model,
         norm=norm,
-        radius=radius,
     )
     assert looks == sorted(set(looks))  # one draw per look, looks in order
     return unsound_rows(out, model, norm, p_a), out
 
 
-def rule_of(model, norm, radius, alpha=None):
-    if radius is None:
-        return adaptive_rule(
-            lambda p: model.radius(p, norm, in_sigmas=True),
-            n_cap=N_CAP,
-            level=alpha / len(SCHEDULE),
-        )
-    return decision_rule(model.required_probability(radius, norm))
-
-
-@pytest.mark.parametrize("sigma", list(SIGMAS), ids=list(SIGMAS))
-@pytest.mark.parametrize("noise, norm", NOISE_NORMS)
-def test_decision_mode_is_sound_just_below_the_radius(noise, norm, sigma):
-    # The hardest rows: their true radius is 0.98 of the radius asked, so a
-    # certificate at that radius is wrong, and the sequential test, looking
-    # six times, is most tempted to give one.
-    alpha = 0.05
-    model = make_noise_model(noise, SIGMAS[sigma], n_features=4)
-    radius = float(model.radius(0.75, norm))
-    p_a = model.required_probability(0.98 * radius, norm)
-    assert oracle_radius(model, norm, p_a) == pytest.approx(0.98 * radius, rel=1e-9)
-    rule = rule_of(model, norm, radius)
-    expected = exact_sequential_exceedance(p_a, p_a, alpha, rule)
-    assert 0.05 * alpha < expected <= alpha
-    unsound, out = sequential_check(
-        model, norm, p_a, alpha, seed=seed_of("below", noise, norm, sigma), radius=radius
+def rule_of(model, norm, alpha):
+    return adaptive_rule(
+        lambda p: model.radius(p, norm, in_sigmas=True),
+        n_cap=N_CAP,
+        level=alpha / len(SCHEDULE),
     )
-    assert unsound <= max_unsound(N_ROWS, alpha)
-    low, high = two_sided_interval(N_ROWS, expected)
-    assert low <= unsound <= high, (unsound, low, high, N_ROWS * expected)
-    certified_at_radius = ~out.abstained & (out.radius >= radius)
-    assert certified_at_radius.sum() <= unsound
-
-
-@pytest.mark.parametrize("sigma", list(SIGMAS), ids=list(SIGMAS))
-@pytest.mark.parametrize("noise, norm", NOISE_NORMS)
-def test_decision_mode_is_sound_and_certifies_above_the_radius(noise, norm, sigma):
-    alpha = 0.05
-    model = make_noise_model(noise, SIGMAS[sigma], n_features=4)
-    radius = float(model.radius(0.75, norm))
-    p_a = model.required_probability(1.3 * radius, norm)
-    rule = rule_of(model, norm, radius)
-    expected = exact_sequential_exceedance(p_a, p_a, alpha, rule)
-    assert expected <= alpha
-    unsound, out = sequential_check(
-        model, norm, p_a, alpha, seed=seed_of("above", noise, norm, sigma), radius=radius
-    )
-    assert unsound <= max_unsound(N_ROWS, alpha)
-    low, high = two_sided_interval(N_ROWS, expected)
-    assert low <= unsound <= high, (unsound, low, high, N_ROWS * expected)
-    certified_at_radius = ~out.abstained & (out.radius >= radius)
-    assert certified_at_radius.mean() > 0.9
-    assert out.n_samples.mean() < N_CAP / 4  # most rows are decided early
 
 
 @pytest.mark.parametrize("sigma", list(SIGMAS), ids=list(SIGMAS))
@@ -366,7 +319,7 @@ def test_decision_mode_is_sound_and_certifies_above_the_radius(noise, norm, sigm
 def test_adaptive_mode_is_sound(noise, norm, sigma, p_a):
     alpha = 0.05
     model = make_noise_model(noise, SIGMAS[sigma], n_features=4)
-    rule = rule_of(model, norm, None, alpha)
+    rule = rule_of(model, norm, alpha)
     expected = exact_sequential_exceedance(p_a, p_a, alpha, rule)
     assert 0.05 * alpha < expected <= alpha
     unsound, out = sequential_check(
@@ -379,15 +332,13 @@ def test_adaptive_mode_is_sound(noise, norm, sigma, p_a):
     assert set(np.unique(out.n_samples)) <= set(SCHEDULE)
 
 
-@pytest.mark.parametrize("radius", [0.25, None], ids=["decision", "adaptive"])
-def test_sequential_check_catches_a_missing_union_bound(radius):
+def test_sequential_check_catches_a_missing_union_bound():
     # Each look at level alpha instead of alpha / 6: the rows' bounds fail
     # far more often than alpha, and the one-sided check says so.
     alpha = 0.05
     model = make_noise_model("gaussian", 0.5, n_features=4)
-    p_a = model.required_probability(0.98 * 0.25, "l2") if radius else 0.7
     unsound, _ = sequential_check(
-        model, "l2", p_a, alpha, seed=10, radius=radius, alpha_used=alpha * len(SCHEDULE)
+        model, "l2", 0.7, alpha, seed=10, alpha_used=alpha * len(SCHEDULE)
     )
     assert unsound > max_unsound(N_ROWS, alpha)
 

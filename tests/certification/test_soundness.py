@@ -213,27 +213,30 @@ def test_decision_mode_is_sound_where_it_is_hardest(seed, alpha):
     assert result.n_samples.max() == N_CAP
 
 
-def test_decision_mode_check_catches_a_missing_union_bound(monkeypatch):
-    # Without the alpha / n_looks correction, repeated looks at the same rows
-    # certify wrongly far more often than alpha (measured: 67 to 75 of 600).
-    original = clopper_pearson_lower
-    patch_lower_bound(monkeypatch, lambda k, n, alpha: original(k, n, alpha * 6))
-    wrong, _ = wrong_decisions(0, 0.97, 1.0)
+def test_decision_mode_check_catches_a_test_at_ten_times_alpha():
+    # The same rows certified at 10 alpha but judged at alpha: wrong far more
+    # often than alpha allows (measured: 80 of 600, against at most 52), so
+    # the check sees an unsound procedure.
+    wrong, _ = wrong_decisions(0, 0.97, 1.0, 10 * ALPHA)
     assert wrong > MAX_UNSOUND
 
 
 def test_decision_mode_stops_early_away_from_the_threshold():
-    # Rows spread over [0, 3] * RADIUS: most are decided within a few rounds,
-    # and the decisions match fixed-n certification at the same cap.
+    # Rows spread over [0, 3] * RADIUS: most are decided within a few rounds
+    # (measured: 372 votes on average against 3,250 for fixed n), and the
+    # decisions nearly match fixed-n certification at the same cap: rows near
+    # the threshold need more votes in a betting test than one look at the
+    # cap (measured: 0.642 against 0.672 certified at RADIUS).
     base, X, label, exact = rows_at_exact_radius(2, 0.0, 3.0)
     clf = SmoothedClassifier(base, sigma=SIGMA, n0=50, n=N_CAP, alpha=ALPHA, random_state=0)
     clf.fit(X, label)
     sequential = clf.certify(X, label, radius=RADIUS)
     fixed = clf.certify(X, label)
-    assert sequential.n_samples.mean() < N_CAP / 4  # measured: about 520
-    assert set(np.unique(sequential.n_samples)) <= {100, 200, 400, 800, 1600, 3200}
+    assert sequential.n_samples.mean() < N_CAP / 4
+    assert np.all(sequential.n_selection == 0)  # every class is tested: no selection votes
+    assert sequential.n_samples.max() <= N_CAP
     accuracy_gap = fixed.certified_accuracy(RADIUS) - sequential.certified_accuracy(RADIUS)
-    assert abs(accuracy_gap) <= 0.03
+    assert abs(accuracy_gap) <= 0.05
 
 
 @pytest.mark.parametrize(

@@ -134,7 +134,10 @@ def test_radius_is_near_exact_with_one_noised_column(noise, norm):
     # so only the Clopper-Pearson gap separates the certificate from the
     # exact distance. At n = 10,000 and alpha = 0.01 that gap costs about
     # 0.04 sigma on radii of 0.3 to 1.5 sigma (delta method); the median
-    # ratio must exceed 0.9 and every ratio 0.8. A ratio above 1 is the
+    # ratio must exceed 0.9. Each row's estimate also varies: at 4.5 standard
+    # deviations (false alarm about 2e-4 over 60 rows) the gap reaches 0.12
+    # sigma at a radius of 0.3 sigma for uniform noise (Gaussian 0.09,
+    # Laplace 0.07), so every ratio must exceed 0.6. A ratio above 1 is the
     # failure alpha allows (measured: one row in 60 for Laplace and uniform).
     n_rows, alpha = 60, 0.01
     _, result, label, exact = certify_oracle(
@@ -153,7 +156,7 @@ def test_radius_is_near_exact_with_one_noised_column(noise, norm):
     assert unsound_count(result, label, exact) <= max_unsound(n_rows, alpha)
     ratio = result.radius / exact
     assert np.median(ratio) > 0.9
-    assert ratio.min() > 0.8
+    assert ratio.min() > 0.6
 
 
 def scaled_radius(monkeypatch, noise_class, factor):
