@@ -48,6 +48,15 @@ from scipy import special
 
 from ._counter_noise import categorical_uniforms, unit_noise
 from .certification._categorical import check_changes, joint_unit_radius
+from .utils._buffers import (
+    check_device_dtype,
+    check_index_tensor,
+    check_numpy_buffer,
+    check_numpy_rng,
+    check_shape,
+    check_tensor_buffer,
+    check_torch_generator,
+)
 from .utils._validation import check_flag, check_radius, check_sample_counts
 
 __all__ = [
@@ -113,12 +122,31 @@ class Noise:
         """
         raise NotImplementedError
 
+    @staticmethod
+    def _check_draw(out, generator, scale) -> None:
+        """What :meth:`draw_` is given: a tensor, its device's generator, a scale."""
+        check_tensor_buffer(out)
+        check_torch_generator(generator, out.device)
+        if isinstance(scale, torch.Tensor):
+            if scale.ndim > 1 or (scale.ndim == 1 and out.ndim and len(scale) != out.shape[-1]):
+                raise ValueError(
+                    f"scale must be a number or one per column ({out.shape[-1]}), "
+                    f"got shape {tuple(scale.shape)}."
+                )
+        elif isinstance(scale, bool) or not isinstance(scale, numbers.Real):
+            raise TypeError(f"scale must be a number or a tensor, got {scale!r}.")
+        elif not math.isfinite(scale) or scale < 0:
+            raise ValueError(f"scale must be finite and >= 0, got {scale!r}.")
+        elif 2.0 * scale > torch.finfo(out.dtype).max:  # noise many scales wide overflows
+            raise ValueError(f"scale={scale!r} is beyond the range of {out.dtype}.")
+
     def draw_numpy(self, rng: np.random.Generator, shape) -> np.ndarray:
         """Noise of standard deviation 1, float64, from a numpy generator."""
         raise NotImplementedError
 
     def fill_numpy_(self, out: np.ndarray, rng: np.random.Generator) -> None:
         """Fill the float64 array ``out`` with noise of standard deviation 1."""
+        check_numpy_buffer(out)
         out[...] = self.draw_numpy(rng, out.shape)
 
     def radius(self, p: np.ndarray, norm: str, n_noised: int) -> np.ndarray:
@@ -152,17 +180,19 @@ class GaussianNoise(Noise):
     norms = ("l2", "linf")
 
     def draw_(self, out, generator, scale=1.0):
-        if isinstance(scale, float):
-            return out.normal_(0.0, scale, generator=generator)
+        self._check_draw(out, generator, scale)
+        if not isinstance(scale, torch.Tensor):
+            return out.normal_(0.0, float(scale), generator=generator)
         return out.normal_(0.0, 1.0, generator=generator).mul_(scale)
 
     def draw_numpy(self, rng, shape):
-        return rng.standard_normal(shape)
+        check_numpy_rng(rng)
+        return rng.standard_normal(check_shape(shape))
 
     def fill_numpy_(self, out, rng):
         # numpy casts ``out`` to an array unchecked: anything else can crash the interpreter.
-        if not isinstance(out, np.ndarray):
-            raise TypeError(f"out must be a numpy array, got {type(out).__name__}.")
+        check_numpy_buffer(out)
+        check_numpy_rng(rng)
         rng.standard_normal(out=out)
 
     def radius(self, p, norm, n_noised):
@@ -199,6 +229,7 @@ class LaplaceNoise(Noise):
     norms = ("l1", "linf")
 
     def draw_(self, out, generator, scale=1.0):
+        self._check_draw(out, generator, scale)
         # Inverse CDF of one uniform draw: a random sign times an Exp(1) magnitude.
         out.uniform_(-1.0, 1.0, generator=generator)
         magnitude = torch.log(out.abs().neg_().add_(1.0).clamp_(min=_FLOAT32_RESOLUTION))
@@ -206,7 +237,8 @@ class LaplaceNoise(Noise):
         return out.mul_(scale)
 
     def draw_numpy(self, rng, shape):
-        return rng.laplace(0.0, 1.0 / SQRT2, shape)
+        check_numpy_rng(rng)
+        return rng.laplace(0.0, 1.0 / SQRT2, check_shape(shape))
 
     def radius(self, p, norm, n_noised):
         l1 = -np.log(2.0 * (1.0 - np.asarray(p, dtype=float))) / SQRT2
@@ -234,12 +266,14 @@ class UniformNoise(Noise):
     norms = ("l1", "linf")
 
     def draw_(self, out, generator, scale=1.0):
-        if isinstance(scale, float):
+        self._check_draw(out, generator, scale)
+        if not isinstance(scale, torch.Tensor):
             return out.uniform_(-SQRT3 * scale, SQRT3 * scale, generator=generator)
         return out.uniform_(-SQRT3, SQRT3, generator=generator).mul_(scale)
 
     def draw_numpy(self, rng, shape):
-        return rng.uniform(-SQRT3, SQRT3, shape)
+        check_numpy_rng(rng)
+        return rng.uniform(-SQRT3, SQRT3, check_shape(shape))
 
     def radius(self, p, norm, n_noised):
         p = np.asarray(p, dtype=float)
@@ -321,6 +355,9 @@ class CategoricalReplacement:
 
     def replace_numpy_(self, out: np.ndarray, rng: np.random.Generator) -> None:
         """Replace, in place, the categorical entries of the noisy rows ``out`` (numpy)."""
+        check_numpy_buffer(out)
+        self._check_width(out)
+        check_numpy_rng(rng)
         n = out.shape[0]
         for column, codes, q in zip(self.columns, self.categories, self.probability, strict=True):
             replaced = rng.random(n) < q
@@ -329,6 +366,9 @@ class CategoricalReplacement:
 
     def replace_(self, out: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Replace, in place, the categorical entries of the noisy rows ``out`` (torch)."""
+        check_tensor_buffer(out)
+        self._check_width(out)
+        check_torch_generator(generator, out.device)
         n = out.shape[0]
         for column, codes, q in zip(self.columns, self.categories, self.probability, strict=True):
             replaced = torch.rand(n, generator=generator, device=out.device) < float(q)
@@ -345,13 +385,28 @@ class CategoricalReplacement:
         Column ``j`` of row ``i`` is replaced where ``replace[i, j] < q_j``, by
         category ``floor(choice[i, j] * K_j)``: the same law as the other draws.
         """
+        check_tensor_buffer(out)
+        self._check_width(out)
+        for name, uniforms in (("replace", replace), ("choice", choice)):
+            check_tensor_buffer(uniforms, name, n_columns=len(self.columns))
+            if len(uniforms) != len(out):
+                raise ValueError(f"{name} has {len(uniforms)} rows, out has {len(out)}.")
         for j, (column, codes, q) in enumerate(
             zip(self.columns, self.categories, self.probability, strict=True)
         ):
             codes = torch.as_tensor(codes, dtype=out.dtype, device=out.device)
-            drawn = codes[(choice[:, j] * len(codes)).long()]
+            # Clamped: a uniform in (0, 1) never needs it; NaN or 1 would index outside.
+            drawn = codes[(choice[:, j] * len(codes)).long().clamp_(0, len(codes) - 1)]
             out[:, int(column)] = torch.where(replace[:, j] < float(q), drawn, out[:, int(column)])
         return out
+
+    def _check_width(self, out) -> None:
+        """Rows wide enough to hold every categorical column."""
+        if out.ndim != 2 or (self.columns.size and out.shape[1] <= int(np.max(self.columns))):
+            raise ValueError(
+                "out must be 2-D with the categorical columns "
+                f"{np.asarray(self.columns).tolist()}; got shape {tuple(out.shape)}."
+            )
 
     def unknown_codes(self, X: np.ndarray) -> list[tuple[int, float]]:
         """(column, value) of the first code of each column of ``X`` not among its categories."""
@@ -418,11 +473,17 @@ class NoiseModel:
         return self.sigma if self.scalar and self.categorical is None else self.scales
 
     @property
+    def n_features(self) -> int:
+        """Number of columns of the rows this model draws noise for."""
+        return len(self.scales)
+
+    @property
     def n_noised(self) -> int:
         return int(np.count_nonzero(self.scales))
 
     def torch_scale(self, device, dtype):
         """The ``scale`` argument of :meth:`Noise.draw_` on this device and dtype."""
+        device = check_device_dtype(device, dtype)
         multiplier = self._multiplier
         if isinstance(multiplier, float):
             return multiplier
@@ -430,6 +491,7 @@ class NoiseModel:
 
     def scale_unit_(self, unit: torch.Tensor) -> torch.Tensor:
         """Scale unit noise (standard deviation 1) to this model's scales, in place."""
+        check_tensor_buffer(unit, "unit", n_columns=self.n_features, batched=True)
         return unit.mul_(self.torch_scale(unit.device, unit.dtype))
 
     def noisy_rows_(self, out: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> None:
@@ -438,6 +500,13 @@ class NoiseModel:
         ``rows`` broadcasts against ``out``: one row repeated, or one per line.
         Categorical columns get no additive noise (scale 0) but random replacement.
         """
+        check_numpy_buffer(out, n_columns=self.n_features)
+        rows = np.asarray(rows)
+        if rows.dtype.kind not in "fiu" or rows.shape not in ((self.n_features,), out.shape):
+            raise ValueError(
+                f"rows must be numbers of shape ({self.n_features},) or {out.shape}, "
+                f"got {rows.dtype} of shape {rows.shape}."
+            )
         self.noise.fill_numpy_(out, rng)
         out *= self._multiplier
         out += rows
@@ -446,12 +515,15 @@ class NoiseModel:
 
     def noisy_batch_(self, rows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Add noise to the torch rows ``rows`` in place, with the categorical replacement."""
+        check_tensor_buffer(rows, "rows", n_columns=self.n_features)
         unit = torch.empty(rows.shape, dtype=rows.dtype, device=rows.device)
         rows.add_(self.scale_unit_(self.noise.draw_(unit, generator)))
         return self.replace_categories_(rows, generator)
 
     def replace_categories_(self, rows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Apply the categorical replacement to torch rows in place (no-op without one)."""
+        check_tensor_buffer(rows, "rows", n_columns=self.n_features)
+        check_torch_generator(generator, rows.device)
         if self.categorical is not None:
             self.categorical.replace_(rows, generator)
         return rows
@@ -471,6 +543,18 @@ class NoiseModel:
         holds. ``X`` is float64 on the device; ``keys`` come from
         ``keys_from_seeds``.
         """
+        check_tensor_buffer(X, "X", n_columns=self.n_features)
+        if not isinstance(keys, torch.Tensor) or keys.dtype != torch.int64:
+            raise TypeError("keys must be the (n_rows, 2) int64 tensor of keys_from_seeds.")
+        if keys.ndim != 2 or keys.shape[1] != 2:
+            raise ValueError(f"keys must have shape (n_rows, 2), got {tuple(keys.shape)}.")
+        check_index_tensor(row_index, "row_index")
+        check_index_tensor(sample_index, "sample_index", length=len(row_index))
+        if len(keys) != len(X):
+            raise ValueError(f"keys has {len(keys)} rows, X has {len(X)}.")
+        if X.device.type == "cpu" and len(row_index):  # a GPU would wait for this check
+            if int(row_index.min()) < 0 or int(row_index.max()) >= len(X):
+                raise ValueError(f"row_index must index the {len(X)} rows of X.")
         unit = unit_noise(self.noise.name, keys, row_index, sample_index, X.shape[1])
         noisy = self.scale_unit_(unit).add_(X[row_index])
         if self.categorical is not None:
@@ -482,6 +566,9 @@ class NoiseModel:
 
     def noisy_copy(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``X`` plus one draw of noise (float64, numpy), for noisy training copies."""
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D, got shape {X.shape}.")
         out = np.empty(X.shape)
         self.noisy_rows_(out, X, rng)
         return out

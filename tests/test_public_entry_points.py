@@ -740,41 +740,7 @@ REGISTRY: dict[str, Entry] = {
 # Known escapes, left open because their fix belongs to performance code being reworked
 # elsewhere: entry point -> (why, a replacement that escapes). The witness is tried before
 # the sweep, so the strict xfail fails for sure until the fix, then XPASSes: delete the line.
-KERNEL = (
-    "open defect: an in-place sampling kernel of the vote counting (sksmooth/noise.py's "
-    "draws, performance code) uses its array, tensor and generator arguments unchecked, "
-    "so bad ones escape as AttributeError, IndexError, RuntimeError or OverflowError"
-)
-VOTES = (
-    "open defect: the vote statistics of sksmooth/certification/_certify.py and _betting.py "
-    "(performance code being reworked) use votes, noise_model, norm and counts unchecked: "
-    "AttributeError, IndexError, ZeroDivisionError, OverflowError, RuntimeError"
-)
-OPEN_DEFECTS = {
-    **{
-        f"sksmooth.noise.{noise_class}.{draw}": (KERNEL, witness)
-        for noise_class in ("GaussianNoise", "LaplaceNoise", "UniformNoise")
-        for draw, witness in (
-            ("draw_", {"out": "None"}),
-            ("draw_numpy", {"rng": "None"}),
-            ("fill_numpy_", {"rng": "None"}),
-        )
-    },
-    "sksmooth.noise.NoiseModel.torch_scale": (KERNEL, {"device": "''"}),
-    "sksmooth.noise.NoiseModel.scale_unit_": (KERNEL, {"unit": "None"}),
-    "sksmooth.noise.NoiseModel.noisy_rows_": (KERNEL, {"rng": "None"}),
-    "sksmooth.noise.NoiseModel.noisy_batch_": (KERNEL, {"rows": "None"}),
-    "sksmooth.noise.NoiseModel.noisy_rows_by_counter": (KERNEL, {"X": "None"}),
-    "sksmooth.noise.NoiseModel.replace_categories_": (KERNEL, {"rows": "None"}),
-    "sksmooth.noise.NoiseModel.noisy_copy": (KERNEL, {"rng": "None"}),
-    "sksmooth.noise.CategoricalReplacement.replace_": (KERNEL, {"out": "None"}),
-    "sksmooth.noise.CategoricalReplacement.replace_numpy_": (KERNEL, {"out": "None"}),
-    "sksmooth.noise.CategoricalReplacement.replace_by_uniforms_": (KERNEL, {"out": "None"}),
-    "sksmooth.certification.certify_votes": (VOTES, {"selection_votes": "None"}),
-    "sksmooth.certification.sequential_certify_votes": (VOTES, {"selection_votes": "None"}),
-    "sksmooth.certification.decide_votes": (VOTES, {"noise_model": "None"}),
-    "sksmooth.certification.predict_votes": (VOTES, {"votes": "one column fewer"}),
-}
+OPEN_DEFECTS: dict = {}
 
 # Entry points that take no user input, with why.
 NO_PARAMETERS = "takes no argument: there is nothing to get wrong"

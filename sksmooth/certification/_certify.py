@@ -7,11 +7,13 @@ a simulation, which is how the statistics are tested.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..utils._validation import check_alpha, check_radius, check_sample_counts
 from ._betting import betting_decisions, first_round, largest_decision_bound
 from ._bounds import clopper_pearson_lower, top_two_binomial_pvalue
 from ._sequential import adaptive_rule, look_level, sequential_lower_bounds
@@ -52,6 +54,53 @@ class Certificates:
     radius: np.ndarray
     abstained: np.ndarray
     n_samples: np.ndarray
+
+
+def check_votes(votes, name: str = "votes", *, n_rows: int | None = None) -> np.ndarray:
+    """Votes per class as an int64 array of shape (n_rows, n_classes >= 2), counts >= 0.
+
+    Examples
+    --------
+    >>> from sksmooth.certification._certify import check_votes
+    >>> check_votes([[3, 1]]).dtype
+    dtype('int64')
+    """
+    try:
+        array = np.asarray(votes)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} must be an array of vote counts, got {votes!r}.") from error
+    if array.dtype == bool or not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise TypeError(f"{name} must hold vote counts (integers), got dtype {array.dtype}.")
+    if array.ndim != 2 or array.shape[1] < 2:
+        raise ValueError(
+            f"{name} must have shape (n_rows, n_classes) with at least 2 classes, "
+            f"got {array.shape}."
+        )
+    if n_rows is not None and len(array) != n_rows:
+        raise ValueError(f"{name} has {len(array)} rows, expected {n_rows}.")
+    finite = np.all(np.isfinite(array)) if array.dtype.kind == "f" else True
+    if not finite or np.any(array < 0) or np.any(array != np.floor(array)):
+        raise ValueError(f"{name} must hold whole, non-negative vote counts.")
+    if array.dtype.kind == "f" and array.size and array.max() > 2**62:
+        raise ValueError(f"{name} holds counts beyond 2**62.")
+    return array.astype(np.int64, copy=False)
+
+
+def _check_noise_and_norm(noise_model, norm) -> str:
+    """A NoiseModel (duck-typed: ``certification`` sits below ``noise``) and a norm it certifies."""
+    if not all(hasattr(noise_model, a) for a in ("radius", "required_probability", "noise")):
+        raise TypeError(
+            "noise_model must be a sksmooth.noise.NoiseModel (make_noise_model), "
+            f"got {noise_model!r}."
+        )
+    return noise_model.noise.check_norm(norm)
+
+
+def _check_draw(draw_votes) -> None:
+    if not callable(draw_votes):
+        raise TypeError(f"draw_votes must be a callable, got {draw_votes!r}.")
 
 
 def _certificates(candidate, p_lower, n_samples, noise_model, norm) -> Certificates:
@@ -107,6 +156,14 @@ def certify_votes(
     >>> out.candidate, out.radius.round(3)
     (array([0]), array([0.989]))
     """
+    check_alpha(alpha)
+    norm = _check_noise_and_norm(noise_model, norm)
+    selection_votes = check_votes(selection_votes, "selection_votes")
+    estimation_votes = check_votes(
+        estimation_votes, "estimation_votes", n_rows=len(selection_votes)
+    )
+    if estimation_votes.shape[1] != selection_votes.shape[1]:
+        raise ValueError("selection_votes and estimation_votes must have the same classes.")
     candidate = selection_votes.argmax(axis=1)
     n = estimation_votes.sum(axis=1)
     count_a = estimation_votes[np.arange(len(candidate)), candidate]
@@ -153,7 +210,11 @@ def sequential_certify_votes(
         Candidate, best ``p_lower`` over the looks, radius, abstentions and
         the estimation samples each row used.
     """
-    candidate = selection_votes.argmax(axis=1)
+    check_alpha(alpha)
+    check_sample_counts(n_cap=n_cap)
+    norm = _check_noise_and_norm(noise_model, norm)
+    _check_draw(draw_votes)
+    candidate = check_votes(selection_votes, "selection_votes").argmax(axis=1)
 
     def draw_candidate_votes(rows, look, n_new):
         votes = draw_votes(rows, look, n_new)
@@ -217,6 +278,15 @@ def decide_votes(
         ``p_lower``, radius (at least ``radius`` where certified), abstentions
         and the votes each row used.
     """
+    check_alpha(alpha)
+    check_sample_counts(n_classes=n_classes, n_cap=n_cap)
+    if isinstance(n_rows, bool) or not isinstance(n_rows, numbers.Integral) or n_rows < 0:
+        raise TypeError(f"n_rows must be a whole number >= 0, got {n_rows!r}.")
+    if n_classes < 2:
+        raise ValueError(f"n_classes must be at least 2, got {n_classes}.")
+    norm = _check_noise_and_norm(noise_model, norm)
+    _check_draw(draw_votes)
+    check_radius(radius)
     threshold = _decision_threshold(noise_model, radius, norm)
     label, p_lower, n_used = betting_decisions(
         draw_votes, n_rows, n_classes, threshold=threshold, n_cap=n_cap, alpha=alpha
@@ -376,6 +446,8 @@ def predict_votes(votes: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarr
     >>> predict_votes(np.array([[67, 33], [60, 40]]), alpha=0.001)
     (array([0, 0]), array([False,  True]))
     """
+    check_alpha(alpha)
+    votes = check_votes(votes)
     top_two = np.sort(votes, axis=1)[:, -2:]
     abstain = top_two_binomial_pvalue(top_two[:, 1], top_two[:, 0]) > alpha
     return votes.argmax(axis=1), abstain
