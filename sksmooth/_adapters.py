@@ -26,6 +26,7 @@ import copy
 import math
 import platform
 import warnings
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,7 @@ __all__ = [
     "make_voter",
     "module_device_dtype",
     "cpu_has_native_bfloat16",
+    "reduced_copy",
     "module_scores",
     "net_scores",
     "unwrap_frozen",
@@ -392,6 +394,39 @@ class DifferentiableTarget:
             yield self
 
 
+# Converted copies of modules, reused while the module's tensors are unchanged:
+# decision mode counts votes once per round, and a copy per round would cost
+# as much as the rounds themselves on a large net.
+_REDUCED_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def reduced_copy(module: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
+    """A copy of ``module`` converted to ``dtype``, made again only when the module changed.
+
+    A change is any tensor of the module replaced or modified in place (its
+    identity or its version counter), so new weights are never missed.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sksmooth._adapters import reduced_copy
+    >>> module = torch.nn.Linear(2, 1)
+    >>> reduced_copy(module, torch.bfloat16) is reduced_copy(module, torch.bfloat16)
+    True
+    >>> with torch.no_grad():
+    ...     _ = module.weight.add_(1.0)
+    >>> next(reduced_copy(module, torch.bfloat16).parameters()).dtype
+    torch.bfloat16
+    """
+    state = tuple((id(t), t._version) for t in (*module.parameters(), *module.buffers()))
+    cached = _REDUCED_COPIES.get(module)
+    if cached is not None and cached[0] == (dtype, state):
+        return cached[1]
+    converted = copy.deepcopy(module).to(dtype)
+    _REDUCED_COPIES[module] = ((dtype, state), converted)
+    return converted
+
+
 class TorchModuleVoter:
     """Predicted class of a torch module's scores, computed on the module's device.
 
@@ -429,7 +464,7 @@ class TorchModuleVoter:
                 return
             full_scores, full_dtype = self.scores, self.dtype
             self.scores = copy.copy(full_scores)
-            self.scores.module = copy.deepcopy(self.module).to(self.reduced_dtype)
+            self.scores.module = reduced_copy(self.module, self.reduced_dtype)
             self.dtype = self.reduced_dtype
             try:
                 yield

@@ -238,3 +238,19 @@ def test_bfloat16_falls_back_to_float32_where_the_cpu_lacks_it(monkeypatch):
     with pytest.warns(UserWarning, match="no native bfloat16"):
         voter = _adapters.make_voter(net, np.array([0, 1]), "bfloat16")
     assert voter.reduced_dtype is None
+
+
+def test_the_reduced_copy_is_reused_until_the_module_changes():
+    from sksmooth._adapters import reduced_copy
+
+    module = torch.nn.Linear(3, 2)
+    first = reduced_copy(module, torch.bfloat16)
+    assert reduced_copy(module, torch.bfloat16) is first
+    with torch.no_grad():
+        module.weight.mul_(2.0)  # in place: the version counter moves
+    second = reduced_copy(module, torch.bfloat16)
+    assert second is not first
+    torch.testing.assert_close(second.weight.float(), module.weight.to(torch.bfloat16).float())
+    module.weight = torch.nn.Parameter(torch.zeros(2, 3))  # replaced
+    assert torch.all(reduced_copy(module, torch.bfloat16).weight == 0)
+    assert reduced_copy(module, torch.float16) is not reduced_copy(module, torch.bfloat16)
