@@ -755,7 +755,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             at level ``alpha / n_classes``), so no selection samples are drawn
             (``n0`` is not used) and a row may stop after any round of votes:
             once certified, or once ``n`` votes could not certify it. Rows
-            whose votes nearly all agree stop after the first round (53
+            whose votes nearly all agree stop after the first round (49
             votes at ``alpha = 0.001`` and a radius of one sigma, two
             classes). A row is certified at ``radius`` when
             ``result.radius >= radius``; see the user guide on sequential

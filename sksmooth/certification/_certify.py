@@ -310,7 +310,7 @@ def decision_votes_needed(
     >>> from sksmooth.noise import make_noise_model
     >>> model = make_noise_model("gaussian", 0.25, n_features=2)
     >>> decision_votes_needed(0.25, 2, 0.001, model, "l2")
-    53
+    49
     """
     threshold = _decision_threshold(noise_model, radius, norm)
     return first_round(threshold, alpha, n_classes) if threshold < 1 else math.inf
@@ -327,7 +327,7 @@ def largest_decision_radius(
     >>> from sksmooth.noise import make_noise_model
     >>> model = make_noise_model("gaussian", 0.25, n_features=2)
     >>> round(largest_decision_radius(0.25, 100_000, 2, 0.001, model, "l2"), 4)
-    0.2503
+    0.2526
     """
     threshold = _decision_threshold(noise_model, radius, norm)
     bound = largest_decision_bound(threshold, alpha, n_classes, n_cap)
