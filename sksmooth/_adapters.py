@@ -75,16 +75,19 @@ def module_scores(module: torch.nn.Module, X: torch.Tensor) -> torch.Tensor:
 
 @contextlib.contextmanager
 def evaluation_mode(module: torch.nn.Module):
-    """Evaluation mode (no dropout) for the duration; the previous mode is restored."""
+    """Evaluation mode (no dropout) for the duration; each submodule's mode is restored."""
     if not any(m.training for m in module.modules()):
         yield  # already evaluating: nothing to switch (switching costs on small nets)
         return
-    was_training = module.training
+    # Per submodule: a net may keep some layers in evaluation mode on purpose,
+    # and a container of several nets has no mode of its own.
+    modes = [(m, m.training) for m in module.modules()]
     module.eval()
     try:
         yield
     finally:
-        module.train(was_training)
+        for submodule, training in modes:
+            submodule.training = training
 
 
 # Criteria whose input is a probability: skorch's NeuralNetClassifier takes the

@@ -45,7 +45,7 @@ from ._training import (
     check_representable,
     class_weights,
     fit_estimator_under_noise,
-    fit_net_under_noise,
+    fit_net,
     is_fitted,
     is_single_logit_net,
     set_criterion_weight,
@@ -64,7 +64,15 @@ from .certification._certify import (
     largest_radius,
     samples_for_radius,
 )
+from .denoising import (
+    DenoisedVoter,
+    categorical_columns,
+    check_denoiser_objective,
+    fit_denoiser,
+    resolve_denoiser,
+)
 from .noise import NoiseModel, get_noise, make_noise_model
+from .training import check_training, fit_net_with_training
 from .utils._categorical import categorical_mask, check_codes, learn_categories, pandas_codes
 from .utils._feature_map import feature_map
 from .utils._fit_signature import fit_signature_follows
@@ -170,7 +178,11 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         Other base estimators get them as sample weights of every noisy copy
         (multiplying any ``sample_weight``), so their ``fit`` must accept
         ``sample_weight``; else set the base estimator's own
-        ``class_weight``. No effect on a frozen estimator.
+        ``class_weight``. With a frozen estimator and a ``denoiser``, the
+        denoiser's training rows are drawn in proportion to their class's
+        weight (``"balanced"`` keeps a rare class's rows from being denoised
+        towards the common ones); without a denoiser, no effect on a frozen
+        estimator.
     abstain_label : object, default=None
         If None, :meth:`predict` returns the top class of every row, as any
         scikit-learn classifier does. Otherwise rows whose top class is not
@@ -207,12 +219,40 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     verbose : int, default=0
         Show a progress bar of the noisy samples classified when positive
         (in a terminal or notebook only; silent when output is redirected).
+    training : "gaussian" or recipe, default="gaussian"
+        How a skorch base net is trained under the smoothing noise:
+        ``"gaussian"``, fresh noise in every batch (Cohen et al., 2019), or
+        a recipe of :mod:`sksmooth.training`. Other base estimators are
+        trained on noisy copies (``n_noisy_copies``) and take ``"gaussian"``
+        only.
+    denoiser : None, "auto" or skorch regressor, default=None
+        Denoised smoothing (Salman et al., 2020) of a frozen base estimator:
+        a denoiser ``D`` is put in front of it, and the classifier smoothed
+        is ``f(D(x))``. ``"auto"`` is :func:`sksmooth.denoising.make_denoiser`;
+        a skorch ``NeuralNetRegressor`` whose module maps rows to rows works
+        too. It is cloned and trained in :meth:`fit` on ``X`` under exactly
+        the smoothing noise (no labels needed), or used as it is when
+        wrapped in :class:`~sklearn.frozen.FrozenEstimator`. Categorical
+        columns pass through it unchanged. The estimator in front of which it
+        sits is not trained under noise: a
+        :class:`~sklearn.frozen.FrozenEstimator` is used as it is, any other
+        is fitted on the clean rows first (as a model already in use would
+        have been).
+    denoiser_objective : {"mse", "stability"}, default="mse"
+        What the denoiser learns: ``"mse"``, to give back the clean row;
+        ``"stability"``, in addition that the frozen net classifies the
+        denoised noisy row as it classifies the clean one (the cross-entropy
+        of ``f(D(x + noise))`` against ``f(x)``), which needs a frozen skorch
+        net.
 
     Attributes
     ----------
     estimator_ : classifier
         The base classifier, trained under noise (or the frozen model as given).
         skorch nets are trained on integer labels ``0 .. n_classes - 1``.
+    denoiser_ : skorch net or None
+        The denoiser in front of the frozen estimator, trained in :meth:`fit`
+        (or the frozen one as given); None without ``denoiser``.
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     n_features_in_ : int
@@ -281,6 +321,9 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         fresh_noise=False,
         n_jobs=None,
         verbose=0,
+        training="gaussian",
+        denoiser=None,
+        denoiser_objective="mse",
     ):
         self.estimator = estimator
         self.sigma = sigma
@@ -300,6 +343,9 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.fresh_noise = fresh_noise
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.training = training
+        self.denoiser = denoiser
+        self.denoiser_objective = denoiser_objective
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -352,12 +398,14 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 + " A one-logit net already fitted can be smoothed as it is: "
                 "SmoothedClassifier(FrozenEstimator(net))."
             )
+        check_training(self.training, net=isinstance(inner, NeuralNet), frozen=frozen)
+        denoiser = self._checked_denoiser(frozen)
         X, y = self._validated_training_data(X, y)
         check_classification_targets(y)
         noise_model = self._noise_model()
         if isinstance(inner, NeuralNet):
             self._check_noise_representable(X, noise_model)
-        if frozen and self.class_weight is not None:
+        if frozen and self.class_weight is not None and denoiser is None:
             warnings.warn(
                 "class_weight has no effect on a FrozenEstimator, which is not trained.",
                 UserWarning,
@@ -367,7 +415,9 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             _warn_if_fitted(inner)
             if sample_weight is not None:
                 sample_weight = _checked_sample_weight(sample_weight, X, inner)
-        init_seed, noise_seed, self._seed = fit_seeds(self.random_state, 3)
+        # A fourth seed only with a denoiser: the first three stay those of every fit.
+        seeds = fit_seeds(self.random_state, 3 if denoiser is None else 4)
+        init_seed, noise_seed, self._seed = seeds[:3]
         init_seed, noise_seed = torch_seed(init_seed), torch_seed(noise_seed)
 
         if frozen:
@@ -384,30 +434,91 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                     warn_on_ordered_criterion_weight(inner, self.classes_, stacklevel=2)
                 else:
                     set_criterion_weight(self.estimator_, weights)
-                fit_net_under_noise(
-                    self.estimator_,
-                    X,
-                    y_encoded,
-                    n_classes=len(self.classes_),
-                    noise_model=noise_model,
-                    seed=init_seed,
-                    noise_seed=noise_seed,
-                )
+                if denoiser is not None:  # the model a denoiser is put in front of: clean
+                    fit_net(
+                        self.estimator_,
+                        X,
+                        y_encoded,
+                        n_classes=len(self.classes_),
+                        seed=init_seed,
+                        categorical=noise_model.categorical,
+                    )
+                else:
+                    fit_net_with_training(
+                        self.estimator_,
+                        X,
+                        y_encoded,
+                        training=self.training,
+                        n_classes=len(self.classes_),
+                        noise_model=noise_model,
+                        seed=init_seed,
+                        noise_seed=noise_seed,
+                    )
             else:
                 if weights is not None:
                     sample_weight = _class_sample_weight(weights, y_encoded, sample_weight, inner)
                 _seed_random_states(self.estimator_, init_seed)
-                fit_estimator_under_noise(
-                    self.estimator_,
-                    X,
-                    y,
-                    noise_model=noise_model,
-                    n_noisy_copies=self.n_noisy_copies,
-                    seed=noise_seed,
-                    sample_weight=sample_weight,
-                )
+                if denoiser is not None:
+                    weighted = {} if sample_weight is None else {"sample_weight": sample_weight}
+                    self.estimator_.fit(X, y, **weighted)
+                else:
+                    fit_estimator_under_noise(
+                        self.estimator_,
+                        X,
+                        y,
+                        noise_model=noise_model,
+                        n_noisy_copies=self.n_noisy_copies,
+                        seed=noise_seed,
+                        sample_weight=sample_weight,
+                    )
+        self.denoiser_ = None
+        if denoiser is not None:
+            self.denoiser_ = fit_denoiser(
+                denoiser,
+                X,
+                noise_model=noise_model,
+                objective=self.denoiser_objective,
+                frozen_estimator=self.estimator_,
+                classes=self.classes_,
+                seed=init_seed,
+                noise_seed=torch_seed(seeds[3]),
+                row_weight=self._denoiser_row_weight(y),
+            )
         self._check_base_output(X[:1])
         return self
+
+    def _denoiser_row_weight(self, y: np.ndarray) -> np.ndarray | None:
+        """Each training row's weight from ``class_weight``, for the denoiser; None without."""
+        y_encoded = label_indices(self.classes_, y, what="y")
+        with np.errstate(divide="ignore"):  # "balanced": a class with no row weighs nothing
+            weights = class_weights(self.class_weight, self.classes_, y_encoded)
+        return None if weights is None else weights[y_encoded]
+
+    def _checked_denoiser(self, frozen: bool):
+        """The denoiser to train (or the frozen one), None without; its parameters checked."""
+        check_denoiser_objective(self.denoiser_objective, None, needs_model=False)
+        denoiser = resolve_denoiser(self.denoiser)
+        if denoiser is None:
+            return None
+        if not (isinstance(self.training, str) and self.training == "gaussian"):
+            raise ValueError(
+                f"training={self.training!r} trains the base classifier under noise; with a "
+                "denoiser the base classifier sees denoised rows and is trained on clean "
+                "ones (or frozen). Use one or the other."
+            )
+        if not frozen and self.denoiser_objective == "stability":
+            check_denoiser_objective(self.denoiser_objective, self.estimator, fitted=False)
+        else:
+            check_denoiser_objective(self.denoiser_objective, self.estimator)
+        return denoiser
+
+    def _voter(self):
+        """Votes of the base classifier: the estimator, behind the denoiser if there is one."""
+        voter = make_voter(self.estimator_, self.classes_, self.precision)
+        denoiser = getattr(self, "denoiser_", None)  # absent from models pickled before it
+        if denoiser is None:
+            return voter
+        return DenoisedVoter(denoiser, categorical_columns(self._noise_model()), voter)
 
     def _check_params(self) -> None:
         get_noise(self.noise)
@@ -534,7 +645,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         """Classify one noisy row now, so a mismatched base model fails in fit."""
         try:
             count_votes(
-                make_voter(self.estimator_, self.classes_, self.precision),
+                self._voter(),
                 X_one_row,
                 n_draws=1,
                 noise_model=self._noise_model(),
@@ -616,7 +727,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     def _count_votes(
         self, X: np.ndarray, stream: str, n_draws: int, *, seed: int, n_jobs=None
     ) -> np.ndarray:
-        voter = make_voter(self.estimator_, self.classes_, self.precision)
+        voter = self._voter()
         noise_model = self._noise_model()
         seeds = row_seeds(X, seed, stream)
         n_jobs = self.n_jobs if n_jobs is None else n_jobs
@@ -909,11 +1020,21 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         # Logits whatever the net returns (probabilities, or one logit for two classes).
         scores = net_scores(net, len(self.classes_))
         module, noise_model = net.module_, self._noise_model()
+        denoiser = getattr(self, "denoiser_", None)
+        if denoiser is not None:
+            # The gradient flows through the denoiser into the rows: f(D(x + noise)).
+            module = nn.ModuleList([denoiser.module_, net.module_])
+            net_device, net_dtype = module_device_dtype(net.module_)
+
+        def base_logits(noisy):
+            if denoiser is not None:
+                noisy = denoiser.module_(noisy).to(device=net_device, dtype=net_dtype)
+            return scores.logits(noisy)
 
         def soft_smoothed(X, bpda, generator):
             unit = torch.empty((n_noise_samples, *X.shape), dtype=X.dtype, device=X.device)
             noise = noise_model.scale_unit_(noise_model.noise.draw_(unit, generator))
-            logits = scores.logits((X.unsqueeze(0) + noise).flatten(0, 1))
+            logits = base_logits((X.unsqueeze(0) + noise).flatten(0, 1))
             probabilities = torch.softmax(logits, dim=1).view(n_noise_samples, len(X), -1)
             return torch.log(probabilities.mean(dim=0).clamp_min(1e-12))
 

@@ -27,6 +27,8 @@ FLOORS = {
     "sksmooth._adapters": 3,
     "sksmooth._training": 3,
     "sksmooth._defences": 3,
+    "sksmooth.training": 3,
+    "sksmooth.denoising": 3,
     "sksmooth.smoothing": 4,
     "sksmooth.masking": 4,
     "sksmooth.attacks": 5,

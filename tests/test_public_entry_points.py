@@ -63,7 +63,9 @@ from sksmooth import (
     noise,
 )
 from sksmooth.datasets import make_fraud_preprocessor
+from sksmooth.denoising import DenoiserModule, make_denoiser
 from sksmooth.masking import TemperatureCrossEntropy
+from sksmooth.training import ConsistencyTraining, SmoothAdvTraining
 
 from .test_bad_input import FAST, cheap, outcome, tiny_net
 
@@ -314,10 +316,28 @@ def smoothed_then(world):
     return run
 
 
+def recipe_then(world):
+    """What validates a training recipe's parameters: a smoothed net trained with it."""
+
+    def run(recipe):
+        clf = SmoothedClassifier(tiny_net(), training=recipe, **FAST).fit(*world.data)
+        return clf.predict(world.rows(4)[0])
+
+    return run
+
+
 REGISTRY: dict[str, Entry] = {
     # ------------------------------------------------ estimators
     "sksmooth.SmoothedClassifier": Entry(
-        lambda w: call(SmoothedClassifier, LogisticRegression(), then=smoothed_then(w), **FAST)
+        lambda w: call(
+            SmoothedClassifier,
+            LogisticRegression(),
+            then=smoothed_then(w),
+            training="gaussian",
+            denoiser=None,
+            denoiser_objective="mse",
+            **FAST,
+        )
     ),
     "sksmooth.SmoothedClassifier.fit": Entry(
         lambda w: call(SmoothedClassifier(LogisticRegression(), **FAST).fit, w.X, w.y)
@@ -642,6 +662,34 @@ REGISTRY: dict[str, Entry] = {
             batch_size=16,
             then=lambda net: SmoothedClassifier(net, **FAST).fit(*w.data),
         ),
+        EXPENSIVE,
+    ),
+    # ------------------------------------------------ denoising
+    "sksmooth.denoising.DenoiserModule": Entry(
+        lambda w: call(DenoiserModule, 4, (8,), (1,), then=lambda module: module(torch.zeros(3, 4)))
+    ),
+    "sksmooth.denoising.DenoiserModule.forward": Entry(
+        lambda w: call(DenoiserModule(4, (8,)).forward, torch.zeros(3, 4))
+    ),
+    "sksmooth.denoising.make_denoiser": Entry(
+        lambda w: call(
+            make_denoiser,
+            (8,),
+            max_epochs=1,
+            lr=0.01,
+            batch_size=16,
+            then=lambda denoiser: SmoothedClassifier(
+                LogisticRegression(), denoiser=denoiser, **FAST
+            ).fit(*w.data),
+        ),
+        EXPENSIVE,
+    ),
+    # ------------------------------------------------ training recipes
+    "sksmooth.training.ConsistencyTraining": Entry(
+        lambda w: call(ConsistencyTraining, 2, 10.0, 0.5, then=recipe_then(w)), EXPENSIVE
+    ),
+    "sksmooth.training.SmoothAdvTraining": Entry(
+        lambda w: call(SmoothAdvTraining, 0.25, 1, 2, None, False, 1, then=recipe_then(w)),
         EXPENSIVE,
     ),
     # ------------------------------------------------ noise

@@ -32,6 +32,17 @@ def test_tabular_threat_model_runs(capsys):
     assert "over the noised columns amount" in capsys.readouterr().out
 
 
+def test_the_denoised_frozen_model_runs(capsys):
+    # On fewer rows and samples.
+    block = next(block for block in python_blocks() if "denoiser=" in block)
+    block = block.replace("make_fraud(20_000,", "make_fraud(1_500,").replace("n=2_000", "n=200")
+    block = block.replace("make_fraud(1_000,", "make_fraud(100,")
+    namespace = {}
+    exec(compile(block, "README denoised frozen model", "exec"), namespace)
+    assert namespace["smoothed"].denoiser_ is not None
+    assert "certified accuracy at radius 0.25:" in capsys.readouterr().out
+
+
 def test_says_how_to_run_on_one_core():
     text = README.read_text()
     assert "torch.set_num_threads(1)" in text and "OMP_NUM_THREADS=1" in text

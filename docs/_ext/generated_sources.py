@@ -24,12 +24,14 @@ API_MODULES = (
     "sksmooth.attacks",
     "sksmooth.certification",
     "sksmooth.datasets",
+    "sksmooth.denoising",
     "sksmooth.diagnostics",
     "sksmooth.display",
     "sksmooth.masking",
     "sksmooth.metrics",
     "sksmooth.nets",
     "sksmooth.noise",
+    "sksmooth.training",
 )
 
 # What the names of ``__all__`` that are data (not classes or functions) hold.
