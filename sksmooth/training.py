@@ -228,6 +228,13 @@ class SmoothAdvTraining(_Recipe):
         Epochs over which ``eps`` grows linearly to its value (epoch ``e``
         attacks at ``eps * min(1, e / warmup_epochs)``); 1: the full ``eps``
         from the first epoch.
+    consistency_weight : float, default=0.0
+        ``lambda`` of :class:`ConsistencyTraining`, on the noisy copies of the
+        attacked rows: the combination Jeong & Shin (2020) report as their
+        best; at least 0 (0: SmoothAdv alone).
+    entropy_weight : float, default=0.5
+        ``eta`` of :class:`ConsistencyTraining`, at least 0; used only when
+        ``consistency_weight > 0``.
 
     See Also
     --------
@@ -268,6 +275,8 @@ class SmoothAdvTraining(_Recipe):
         step_size=None,
         fresh_noise=False,
         warmup_epochs=1,
+        consistency_weight=0.0,
+        entropy_weight=0.5,
     ):
         self.eps = eps
         self.steps = steps
@@ -275,6 +284,8 @@ class SmoothAdvTraining(_Recipe):
         self.step_size = step_size
         self.fresh_noise = fresh_noise
         self.warmup_epochs = warmup_epochs
+        self.consistency_weight = consistency_weight
+        self.entropy_weight = entropy_weight
 
     def _check_params(self) -> None:
         check_radius(self.eps, "eps")
@@ -286,9 +297,16 @@ class SmoothAdvTraining(_Recipe):
         if self.step_size is not None:
             check_radius(self.step_size, "step_size")
         check_flag(self.fresh_noise, "fresh_noise")
+        check_radius(self.consistency_weight, "consistency_weight")
+        check_radius(self.entropy_weight, "entropy_weight")
 
     def _n_copies(self) -> int:
         return int(self.n_noise_samples)
+
+    def _loss_weights(self) -> tuple[float, float]:
+        if self.consistency_weight == 0:
+            return 0.0, 0.0
+        return float(self.consistency_weight), float(self.entropy_weight)
 
     def _eps_at(self, epoch: int) -> float:
         """The radius of the attack in ``epoch`` (1 for the first), after the warm-up."""

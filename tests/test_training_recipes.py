@@ -52,6 +52,7 @@ RECIPES = [
     pytest.param(ConsistencyTraining(), id="consistency"),
     pytest.param(SmoothAdvTraining(), id="smoothadv"),
     pytest.param(SmoothAdvTraining(steps=2, fresh_noise=True), id="smoothadv-fresh"),
+    pytest.param(SmoothAdvTraining(consistency_weight=2.0), id="smoothadv-consistency"),
 ]
 
 
@@ -272,6 +273,39 @@ def test_smoothadv_warms_eps_up_over_the_first_epochs():
     assert SmoothAdvTraining(eps=0.6)._eps_at(1) == 0.6
 
 
+def test_smoothadv_consistency_weight_adds_the_consistency_penalty_on_its_copies():
+    # SmoothAdv's loss on its copies is ConsistencyTraining's, with its own weights;
+    # with consistency_weight 0 (the default) it is the plain cross-entropy, eta unused.
+    torch.manual_seed(0)
+    module = nn.Linear(3, 2)
+    criterion = nn.CrossEntropyLoss(weight=torch.tensor([1.0, 5.0]))
+    copies = torch.randn(8, 3)
+    y = torch.tensor([0, 1, 1, 0])
+
+    def value(recipe):
+        loss = _CopiesLoss(criterion, module, recipe=recipe, probabilities=False)
+        loss.pending = copies[4:]
+        return loss(module(copies[:4]), y)
+
+    scores = module(copies).view(2, 4, 2)
+    plain = criterion(module(copies), y.repeat(2))
+    torch.testing.assert_close(value(SmoothAdvTraining(entropy_weight=3.0)), plain)
+    combined = value(SmoothAdvTraining(consistency_weight=4.0, entropy_weight=0.25))
+    expected = _consistency_loss(scores, y, criterion=criterion, weight=4.0, entropy_weight=0.25)
+    torch.testing.assert_close(combined, expected)
+    assert combined.item() > plain.item()
+
+
+def test_smoothadv_consistency_weight_changes_training_and_zero_does_not(data):
+    default = weights(smoothed(SmoothAdvTraining()).fit(*data))
+    zero = weights(
+        smoothed(SmoothAdvTraining(consistency_weight=0.0, entropy_weight=2.0)).fit(*data)
+    )
+    combined = weights(smoothed(SmoothAdvTraining(consistency_weight=5.0)).fit(*data))
+    assert all(torch.equal(a, b) for a, b in zip(default, zero, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(default, combined, strict=True))
+
+
 # ------------------------------------------------------------------ bad input
 
 
@@ -307,6 +341,8 @@ def test_recipes_refuse_a_frozen_estimator(data):
         (SmoothAdvTraining(step_size=-1.0), ValueError, "step_size"),
         (SmoothAdvTraining(fresh_noise="yes"), TypeError, "fresh_noise"),
         (SmoothAdvTraining(warmup_epochs=0), ValueError, "warmup_epochs"),
+        (SmoothAdvTraining(consistency_weight=-1.0), ValueError, "consistency_weight"),
+        (SmoothAdvTraining(entropy_weight=float("nan")), ValueError, "entropy_weight"),
         ("adversarial", ValueError, "training must be 'gaussian', 'consistency'"),
         (None, TypeError, "training must be"),
         (LogisticRegression(), TypeError, "training must be"),
