@@ -93,18 +93,22 @@ class NoiseCallback(Callback):
         if not training:
             return
         inputs = batch[0]
-        if not isinstance(inputs, torch.Tensor) or not inputs.is_floating_point():
-            raise TypeError(
-                "Training a skorch net under noise needs each batch's inputs to be a "
-                f"floating point tensor; got {type(inputs).__name__}."
-            )
-        if inputs.ndim != 2 or inputs.shape[1] != len(self.noise_model.scales):
-            raise ValueError(
-                f"Training batches have shape {tuple(inputs.shape)}; the noise has "
-                f"{len(self.noise_model.scales)} columns."
-            )
+        check_training_batch(inputs, self.noise_model.n_features)
         # The collated batch is a fresh tensor, so changing it in place touches no user data.
         self.noise_model.noisy_batch_(inputs, self._generator(inputs.device))
+
+
+def check_training_batch(inputs, n_columns: int) -> None:
+    """A training batch's inputs must be a 2-D float tensor of the noise's columns."""
+    if not isinstance(inputs, torch.Tensor) or not inputs.is_floating_point():
+        raise TypeError(
+            "Training a skorch net under noise needs each batch's inputs to be a "
+            f"floating point tensor; got {type(inputs).__name__}."
+        )
+    if inputs.ndim != 2 or inputs.shape[1] != n_columns:
+        raise ValueError(
+            f"Training batches have shape {tuple(inputs.shape)}; the noise has {n_columns} columns."
+        )
 
 
 def check_representable(X: np.ndarray, dtype: torch.dtype = torch.float32) -> None:

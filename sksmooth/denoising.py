@@ -184,18 +184,17 @@ def resolve_denoiser(denoiser):
     return denoiser
 
 
-def check_denoiser_objective(
-    objective, estimator, *, fitted: bool = True, needs_model: bool = True
-) -> None:
-    """A known objective; ``"stability"`` needs a skorch net (``fitted``: already fitted).
+def check_denoiser_objective(objective, estimator=None, *, frozen: bool = True) -> None:
+    """A known objective; ``"stability"`` needs ``estimator`` to be a skorch net.
 
-    ``needs_model=False`` checks the name only.
+    A frozen net must be fitted already; without ``estimator``, only the
+    name is checked.
     """
     if not (isinstance(objective, str) and objective in DENOISER_OBJECTIVES):
         raise ValueError(f"denoiser_objective must be 'mse' or 'stability'; got {objective!r}.")
-    if objective == "stability" and needs_model:
+    if objective == "stability" and estimator is not None:
         net = unwrap_frozen(estimator)
-        if not (isinstance(net, NeuralNet) and (hasattr(net, "module_") or not fitted)):
+        if not (isinstance(net, NeuralNet) and (hasattr(net, "module_") or not frozen)):
             raise TypeError(
                 'denoiser_objective="stability" trains the denoiser through the frozen model\'s '
                 f"gradient, and {type(net).__name__} has none; it needs a fitted skorch net. "
@@ -220,14 +219,15 @@ class StabilityLoss(nn.Module):
 
     def __init__(self, scores, categorical: np.ndarray):
         super().__init__()
-        self._frozen = (scores,)  # a tuple: not registered as a submodule
+        # A tuple: not registered as a submodule. The net takes rows in its own dtype.
+        self._frozen = (scores, module_device_dtype(scores.module)[1])
         self.register_buffer("categorical", torch.as_tensor(categorical, dtype=torch.bool))
 
     def forward(self, denoised: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         n_features = denoised.shape[1]
         clean, label = target[:, :n_features], target[:, n_features].long()
-        (scores,) = self._frozen
-        logits = scores.logits(denoised.to(scores.module_dtype))
+        scores, dtype = self._frozen
+        logits = scores.logits(denoised.to(dtype))
         # Categorical columns are passed through, not denoised: no error to learn there.
         error = torch.where(self.categorical, 0.0, denoised - clean)
         mse = error.square().sum() / (len(denoised) * max(1, int((~self.categorical).sum())))
@@ -267,11 +267,10 @@ def fit_denoiser(
         if objective == "stability":
             net = unwrap_frozen(frozen_estimator)
             scores = net_scores(net, len(classes))
-            scores.module_dtype = module_device_dtype(net.module_)[1]
+            device, dtype = module_device_dtype(net.module_)
             with torch.no_grad(), evaluation_mode(net.module_):
-                device = module_device_dtype(net.module_)[0]
-                clean = torch.as_tensor(X, dtype=scores.module_dtype, device=device)
-                labels = scores.logits(clean).argmax(dim=1).cpu().numpy()
+                clean = torch.as_tensor(X, dtype=dtype, device=device)
+                labels = scores.predict_indices(clean).cpu().numpy()
             target = np.column_stack([X, labels])
             fitted.set_params(
                 criterion=StabilityLoss,

@@ -231,9 +231,10 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         is ``f(D(x))``. ``"auto"`` is :func:`sksmooth.denoising.make_denoiser`;
         a skorch ``NeuralNetRegressor`` whose module maps rows to rows works
         too. It is cloned and trained in :meth:`fit` on ``X`` under exactly
-        the smoothing noise (no labels needed), or used as it is when
-        wrapped in :class:`~sklearn.frozen.FrozenEstimator`. Categorical
-        columns pass through it unchanged. The estimator in front of which it
+        the smoothing noise (the labels only weigh its rows, with
+        ``class_weight``), or used as it is when wrapped in
+        :class:`~sklearn.frozen.FrozenEstimator`. Categorical columns pass
+        through it unchanged. The estimator in front of which it
         sits is not trained under noise: a
         :class:`~sklearn.frozen.FrozenEstimator` is used as it is, any other
         is fitted on the clean rows first (as a model already in use would
@@ -496,7 +497,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _checked_denoiser(self, frozen: bool):
         """The denoiser to train (or the frozen one), None without; its parameters checked."""
-        check_denoiser_objective(self.denoiser_objective, None, needs_model=False)
+        check_denoiser_objective(self.denoiser_objective)  # the name, with or without a denoiser
         denoiser = resolve_denoiser(self.denoiser)
         if denoiser is None:
             return None
@@ -506,10 +507,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 "denoiser the base classifier sees denoised rows and is trained on clean "
                 "ones (or frozen). Use one or the other."
             )
-        if not frozen and self.denoiser_objective == "stability":
-            check_denoiser_objective(self.denoiser_objective, self.estimator, fitted=False)
-        else:
-            check_denoiser_objective(self.denoiser_objective, self.estimator)
+        check_denoiser_objective(self.denoiser_objective, self.estimator, frozen=frozen)
         return denoiser
 
     def _voter(self):

@@ -58,6 +58,7 @@ from ._adapters import evaluation_mode, module_device_dtype, module_scores
 from ._training import (
     NOISE_CALLBACK_NAME,
     NoiseCallback,
+    check_training_batch,
     fit_net,
     fit_net_under_noise,
 )
@@ -593,7 +594,7 @@ class _RecipeCallback(NoiseCallback):
         if not training:
             return
         inputs, labels = batch[0], batch[1]
-        _check_batch_inputs(inputs, self.noise_model.n_features)
+        check_training_batch(inputs, self.noise_model.n_features)
         device, _ = module_device_dtype(net.module_)
         rows = inputs.to(device)
         copies = self.recipe._copies(
@@ -607,18 +608,6 @@ class _RecipeCallback(NoiseCallback):
     def on_train_end(self, net, **kwargs):
         _restore_criterion(net)
         self.loss_ = None
-
-
-def _check_batch_inputs(inputs, n_columns: int) -> None:
-    if not isinstance(inputs, torch.Tensor) or not inputs.is_floating_point():
-        raise TypeError(
-            "Training a skorch net under noise needs each batch's inputs to be a "
-            f"floating point tensor; got {type(inputs).__name__}."
-        )
-    if inputs.ndim != 2 or inputs.shape[1] != n_columns:
-        raise ValueError(
-            f"Training batches have shape {tuple(inputs.shape)}; the noise has {n_columns} columns."
-        )
 
 
 def _restore_criterion(net: NeuralNet) -> None:

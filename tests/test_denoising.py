@@ -286,7 +286,6 @@ def test_the_stability_loss_is_squared_error_plus_the_frozen_net_cross_entropy()
     y = (X[:, 0] > 0).astype(np.int64)
     net = fitted_net(X, y)
     scores = net_scores(net, 2)
-    scores.module_dtype = torch.float32
     loss = StabilityLoss(scores, np.array([False, True, False]))
     denoised = torch.tensor(X[:4] + 0.1)
     target = torch.tensor(np.column_stack([X[:4], [0, 1, 1, 0]]), dtype=torch.float32)
