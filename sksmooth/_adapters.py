@@ -255,6 +255,10 @@ class ModuleScores:
             return (scores > self.threshold).long()
         return (scores > self.offset).long()
 
+    def class_probabilities(self, X: torch.Tensor) -> torch.Tensor:
+        """The net's class probabilities, ``(n_rows, n_classes)``: the softmax of :meth:`logits`."""
+        return torch.softmax(self.logits(X).float(), dim=1)
+
 
 def net_scores(net: NeuralNet, n_classes: int | None = None) -> ModuleScores:
     """How to read a fitted skorch net's module, decided from its criterion.
@@ -477,6 +481,9 @@ class TorchModuleVoter:
     def predict_indices(self, batch: torch.Tensor) -> torch.Tensor:
         return self.scores.predict_indices(batch)
 
+    def predict_scores(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.scores.class_probabilities(batch)
+
 
 class EstimatorVoter:
     """Class indices of any fitted scikit-learn classifier's ``predict``."""
@@ -502,6 +509,24 @@ class EstimatorVoter:
         labels = self.estimator.predict(rows)
         indices = label_indices(self.classes, labels, what="The base estimator predicted")
         return torch.from_numpy(indices)
+
+    def predict_scores(self, batch: torch.Tensor) -> torch.Tensor:
+        """``predict_proba`` of the base estimator, its columns in the order of ``classes``."""
+        rows = batch.numpy()
+        if self.feature_names is not None:
+            rows = pd.DataFrame(rows, columns=self.feature_names, copy=False)
+        proba = np.asarray(self.estimator.predict_proba(rows), dtype=float)
+        own = label_indices(
+            self.classes, unwrap_frozen(self.estimator).classes_, what="The base estimator's class"
+        )
+        if proba.shape != (len(rows), len(own)):
+            raise ValueError(
+                f"The base estimator's predict_proba returned shape {proba.shape} for "
+                f"{len(rows)} rows of {len(own)} classes."
+            )
+        scores = np.zeros((len(rows), self.n_classes))
+        scores[:, own] = proba
+        return torch.from_numpy(scores)
 
 
 REDUCED_DTYPES = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}

@@ -38,6 +38,7 @@ import torch
 from sklearn.utils import check_random_state
 
 from ._counter_noise import keys_from_seeds
+from .certification._scores import SCORE_SCALE, ScoreSums
 
 __all__ = ["count_votes", "cpu_workers", "fit_seeds", "row_seeds", "torch_seed"]
 
@@ -146,7 +147,8 @@ def count_votes(
     batch_size: int,
     on_batch=None,
     n_workers: int | None = None,
-) -> np.ndarray:
+    soft: bool = False,
+):
     """Count the base classifier's votes for each class under noise.
 
     Parameters
@@ -176,15 +178,20 @@ def count_votes(
         Threads sharing the batches. None: :func:`cpu_workers` for a torch
         net on the CPU, else 1 (a GPU keeps its own parallelism, and other
         estimators their own threads). The counts are the same for any value.
+    soft : bool, default=False
+        Sum the base classifier's class probabilities (``predict_scores``)
+        instead of counting its votes, in the fixed point of
+        :class:`~sksmooth.certification._scores.ScoreSums`.
 
     Returns
     -------
-    counts : ndarray of int64 of shape (n_rows, n_classes)
+    counts : ndarray of int64 of shape (n_rows, n_classes), or ScoreSums when ``soft``
     """
     n_rows = X.shape[0]
     n_classes = voter.n_classes
     if n_rows == 0 or n_draws == 0:
-        return np.zeros((n_rows, n_classes), dtype=np.int64)
+        zeros = np.zeros((n_rows, n_classes), dtype=np.int64)
+        return ScoreSums(zeros, zeros.copy(), n_draws) if soft else zeros
     # A copy: C order, and torch refuses numpy views with negative strides.
     X = np.array(X, dtype=np.float64, order="C")
     capacity = min(max(batch_size, NOISE_PIECE), n_rows * n_draws)
@@ -196,13 +203,19 @@ def count_votes(
     report = _locked(on_batch)
     with voter.prepared(), _single_threaded_torch(n_workers > 1):
         workers = [
-            _Worker(voter, X, noise_model, seeds, capacity, batch_size, report)
+            _Worker(voter, X, noise_model, seeds, capacity, batch_size, report, soft)
             for _ in range(n_workers)
         ]
         _run(workers, batches)
-    counts = sum(worker.counts for worker in workers[1:])
-    counts = workers[0].counts if n_workers == 1 else workers[0].counts + counts
-    return counts.view(n_rows, n_classes).cpu().numpy()
+
+    def total(name):
+        # Integer sums: the same whichever worker classified which batch.
+        tensors = [getattr(worker, name) for worker in workers]
+        return sum(tensors[1:], tensors[0]).view(n_rows, n_classes).cpu().numpy()
+
+    if soft:
+        return ScoreSums(total("counts"), total("squares"), n_draws)
+    return total("counts")
 
 
 class _Batches:
@@ -298,13 +311,18 @@ def _locked(callback):
 class _Worker:
     """Classifies batches of noisy rows into its own vote counts."""
 
-    def __init__(self, voter, X, noise_model, seeds, capacity, batch_size, report):
+    def __init__(self, voter, X, noise_model, seeds, capacity, batch_size, report, soft=False):
         self.voter, self.batch_size, self.report = voter, batch_size, report
         device = voter.device
         self.n_classes = voter.n_classes
+        self.soft = soft
         self.source = _NoisyRows(X, noise_model, seeds, device, capacity)
         self.counts = torch.zeros(len(X) * self.n_classes, dtype=torch.int64, device=device)
         self.ones = torch.ones(capacity, dtype=torch.int64, device=device)
+        if soft:  # counts then hold the fixed-point sums of the scores
+            self.squares = torch.zeros_like(self.counts)
+            self.counts = self.counts.view(len(X), self.n_classes)
+            self.squares = self.squares.view(len(X), self.n_classes)
 
     def run(self, batches: _Batches) -> None:
         # Grad mode is per thread: each worker sets its own.
@@ -317,11 +335,38 @@ class _Worker:
         filled = len(owner)
         for start in range(0, filled, self.batch_size):
             stop = min(start + self.batch_size, filled)
-            predicted = self.voter.predict_indices(noisy[start:stop])
-            flat_index = owner[start:stop] * self.n_classes + predicted
-            self.counts.index_add_(0, flat_index, self.ones[: stop - start])
+            if self.soft:
+                fixed, squares = fixed_point_scores(self.voter.predict_scores(noisy[start:stop]))
+                self.counts.index_add_(0, owner[start:stop], fixed)
+                self.squares.index_add_(0, owner[start:stop], squares)
+            else:
+                predicted = self.voter.predict_indices(noisy[start:stop])
+                flat_index = owner[start:stop] * self.n_classes + predicted
+                self.counts.index_add_(0, flat_index, self.ones[: stop - start])
             if self.report is not None:
                 self.report(stop - start)
+
+
+def fixed_point_scores(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores in [0, 1] as ``k = floor(s * 2^32)``, and ``ceil(k^2 / 2^32)``, both int64.
+
+    The square is exact in int64: with ``k = a 2^16 + b``,
+    ``k^2 / 2^32 = a^2 + (2 a b 2^16 + b^2) / 2^32``, every term below 2^50.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sksmooth._monte_carlo import fixed_point_scores
+    >>> k, square = fixed_point_scores(torch.tensor([[0.5, 1.0]]))
+    >>> k.tolist(), square.tolist()
+    ([[2147483648, 4294967296]], [[1073741824, 4294967296]])
+    """
+    scale = float(SCORE_SCALE)
+    fixed = torch.floor(scores.double().clamp(0.0, 1.0) * scale).long()
+    high, low = fixed >> 16, fixed & 0xFFFF
+    rest = (2 * high * low << 16) + low * low
+    squares = high * high + ((rest + (SCORE_SCALE - 1)) >> 32)
+    return fixed, squares
 
 
 def piece_state(seed: int, piece: int) -> dict:

@@ -353,3 +353,7 @@ class DenoisedVoter:
     def predict_indices(self, batch: torch.Tensor) -> torch.Tensor:
         denoised = self.denoise(batch).to(device=self.voter.device, dtype=self.voter.dtype)
         return self.voter.predict_indices(denoised).to(self.device)
+
+    def predict_scores(self, batch: torch.Tensor) -> torch.Tensor:
+        denoised = self.denoise(batch).to(device=self.voter.device, dtype=self.voter.dtype)
+        return self.voter.predict_scores(denoised).to(self.device)

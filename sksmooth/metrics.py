@@ -30,6 +30,7 @@ from .utils._validation import (
     check_n_jobs,
     check_radius,
     check_sample_counts,
+    check_threshold,
     final_step,
 )
 
@@ -566,9 +567,15 @@ def make_certified_scorer(
         ``categorical_features`` on the model and Gaussian noise for ``k > 0``.
     **certify_params
         ``n0``, ``n``, ``alpha`` or ``n_jobs`` overrides for certification,
-        e.g. a smaller ``n`` to keep a search fast, and ``norm`` (``"l2"``,
+        e.g. a smaller ``n`` to keep a search fast, ``norm`` (``"l2"``,
         ``"l1"`` or ``"linf"``; None takes the noise's own) for the norm of
-        the certified region.
+        the certified region, and ``threshold`` to certify the decision at a
+        threshold of the positive class's smoothed score (two classes; see
+        :meth:`SmoothedClassifier.certify`): certified recall at the
+        operating point of a fraud team. A
+        :class:`~sklearn.model_selection.FixedThresholdClassifier` or
+        :class:`~sklearn.model_selection.TunedThresholdClassifierCV` is
+        scored at its own threshold without it.
 
     Returns
     -------
@@ -598,11 +605,14 @@ def make_certified_scorer(
         raise ValueError(f"categorical_changes must be >= 0, got {categorical_changes}.")
     if not isinstance(metric, str) or metric not in _CERTIFIED_METRICS:
         raise ValueError(f"metric must be one of {sorted(_CERTIFIED_METRICS)}, got {metric!r}.")
-    unknown = set(certify_params) - {"n0", "n", "alpha", "n_jobs", "norm"}
+    unknown = set(certify_params) - {"n0", "n", "alpha", "n_jobs", "norm", "threshold"}
     if unknown:
         raise TypeError(
-            f"Unknown certify parameters {sorted(unknown)}; use n0, n, alpha, n_jobs or norm."
+            f"Unknown certify parameters {sorted(unknown)}; use n0, n, alpha, n_jobs, norm "
+            "or threshold."
         )
+    if certify_params.get("threshold") is not None:
+        check_threshold(certify_params["threshold"])
     norm = certify_params.get("norm")
     if norm is not None and norm not in _NORMS:
         raise ValueError(f"norm must be None or one of {list(_NORMS)}, got {norm!r}.")

@@ -149,12 +149,25 @@ class Noise:
         check_numpy_buffer(out)
         out[...] = self.draw_numpy(rng, out.shape)
 
-    def radius(self, p: np.ndarray, norm: str, n_noised: int) -> np.ndarray:
-        """Certified radius, in units of sigma, for probabilities ``p > 1/2``."""
+    def radius(self, p: np.ndarray, norm: str, n_noised: int, *, threshold=0.5) -> np.ndarray:
+        """Certified radius, in units of sigma, for lower bounds ``p > threshold``.
+
+        The radius within which a smoothed score (any function of the noisy
+        row with values in [0, 1], averaged over the noise: a vote share or
+        a mean probability) whose value at ``x`` is at least ``p`` stays at
+        or above ``threshold`` (a float, or one per ``p``). At the default
+        1/2 a class's probability above the threshold makes it the
+        smoothed prediction, which is Cohen et al.'s certificate.
+        """
         raise NotImplementedError
 
-    def required_probability(self, radius: float, norm: str, n_noised: int) -> float:
-        """The smallest ``p`` whose :meth:`radius` reaches ``radius`` (above 1 if none)."""
+    def required_probability(
+        self, radius: float, norm: str, n_noised: int, *, threshold: float = 0.5
+    ) -> float:
+        """The smallest ``p`` whose :meth:`radius` at ``threshold`` reaches ``radius``.
+
+        Above 1 if no probability does.
+        """
         raise NotImplementedError
 
     def _check_query(self, radius, norm, n_noised) -> str:
@@ -195,8 +208,10 @@ class GaussianNoise(Noise):
         check_numpy_rng(rng)
         rng.standard_normal(out=out)
 
-    def radius(self, p, norm, n_noised):
-        return self.from_l2(special.ndtri(p), norm, n_noised)
+    def radius(self, p, norm, n_noised, *, threshold=0.5):
+        # x -> Phi^-1(H(x + noise)) is 1-Lipschitz in L2 for any H in [0, 1]
+        # (Salman et al., 2019, Lemma 2); Phi^-1(1/2) is exactly 0.
+        return self.from_l2(special.ndtri(p) - special.ndtri(threshold), norm, n_noised)
 
     @staticmethod
     def from_l2(l2, norm: str, n_noised: int):
@@ -206,10 +221,10 @@ class GaussianNoise(Noise):
         check_sample_counts(n_noised=n_noised)
         return l2 if norm == "l2" else l2 / math.sqrt(n_noised)
 
-    def required_probability(self, radius, norm, n_noised):
+    def required_probability(self, radius, norm, n_noised, *, threshold=0.5):
         norm = self._check_query(radius, norm, n_noised)
         l2 = radius if norm == "l2" else radius * math.sqrt(n_noised)
-        return float(special.ndtr(l2))
+        return float(special.ndtr(special.ndtri(threshold) + l2))
 
 
 class LaplaceNoise(Noise):
@@ -240,14 +255,27 @@ class LaplaceNoise(Noise):
         check_numpy_rng(rng)
         return rng.laplace(0.0, 1.0 / SQRT2, check_shape(shape))
 
-    def radius(self, p, norm, n_noised):
-        l1 = -np.log(2.0 * (1.0 - np.asarray(p, dtype=float))) / SQRT2
+    def radius(self, p, norm, n_noised, *, threshold=0.5):
+        # A shift of L1 size r changes the noise's density by a factor within
+        # exp(+-sqrt(2) r) everywhere, so a score at least p at x is at least
+        # max(p e^(-sqrt(2) r), 1 - (1 - p) e^(sqrt(2) r)) at x + delta. At 1/2
+        # the second is Teng et al.'s radius; the first is larger only below 1/2.
+        p = np.asarray(p, dtype=float)
+        threshold = np.asarray(threshold, dtype=float)
+        l1 = -np.log((1.0 - p) / (1.0 - threshold)) / SQRT2
+        low = threshold < 0.5
+        if np.any(low):
+            with np.errstate(divide="ignore"):
+                l1 = np.where(low, np.maximum(l1, np.log(p / threshold) / SQRT2), l1)
         return l1 if norm == "l1" else l1 / n_noised
 
-    def required_probability(self, radius, norm, n_noised):
+    def required_probability(self, radius, norm, n_noised, *, threshold=0.5):
         norm = self._check_query(radius, norm, n_noised)
         l1 = radius if norm == "l1" else radius * n_noised
-        return float(1.0 - 0.5 * math.exp(-SQRT2 * l1))
+        required = 1.0 - (1.0 - threshold) * math.exp(-SQRT2 * l1)
+        if threshold < 0.5:
+            required = min(required, threshold * math.exp(SQRT2 * l1))
+        return float(required)
 
 
 class UniformNoise(Noise):
@@ -275,21 +303,25 @@ class UniformNoise(Noise):
         check_numpy_rng(rng)
         return rng.uniform(-SQRT3, SQRT3, check_shape(shape))
 
-    def radius(self, p, norm, n_noised):
+    def radius(self, p, norm, n_noised, *, threshold=0.5):
+        # A score moves by at most the mass of the two cubes outside their
+        # overlap, 1 - prod_j (1 - |delta_j| / (2 l)); it stays at or above the
+        # threshold while that overlap is at least 1 - (p - threshold).
         p = np.asarray(p, dtype=float)
+        margin = p - np.asarray(threshold, dtype=float)
         if norm == "l1":
-            return 2.0 * SQRT3 * (p - 0.5)
-        # 1 - (3/2 - p)^(1/d), accurate for large d.
-        return -2.0 * SQRT3 * np.expm1(np.log(1.5 - p) / n_noised)
+            return 2.0 * SQRT3 * margin
+        # 1 - (1 - margin)^(1/d), accurate for large d.
+        return -2.0 * SQRT3 * np.expm1(np.log(1.0 - margin) / n_noised)
 
-    def required_probability(self, radius, norm, n_noised):
+    def required_probability(self, radius, norm, n_noised, *, threshold=0.5):
         norm = self._check_query(radius, norm, n_noised)
         half_width = radius / (2.0 * SQRT3)
         if norm == "l1":
-            return 0.5 + half_width
+            return threshold + half_width
         if half_width >= 1.0:
             return math.inf
-        return float(1.5 - math.exp(n_noised * math.log1p(-half_width)))
+        return float((1.0 + threshold) - math.exp(n_noised * math.log1p(-half_width)))
 
 
 NOISES = {noise.name: noise for noise in (GaussianNoise(), LaplaceNoise(), UniformNoise())}
@@ -573,24 +605,55 @@ class NoiseModel:
         self.noisy_rows_(out, X, rng)
         return out
 
-    def radius(self, p_lower, norm: str, *, in_sigmas: bool = False) -> np.ndarray:
-        """Certified radius for lower bounds ``p_lower``: 0 where ``p_lower <= 1/2``.
+    def radius(self, p_lower, norm: str, *, in_sigmas: bool = False, threshold=None) -> np.ndarray:
+        """Certified radius for lower bounds ``p_lower``: 0 where ``p_lower <= threshold``.
 
         In the data's units for a scalar sigma, unitless for per-column sigma;
-        in units of sigma in both cases with ``in_sigmas=True``.
+        in units of sigma in both cases with ``in_sigmas=True``. ``threshold``
+        (a float or one per row; None for 1/2, Cohen et al.'s certificate of
+        the top class): the radius within which a smoothed score bounded
+        below by ``p_lower`` stays at or above it (see :meth:`Noise.radius`).
         """
         check_flag(in_sigmas, "in_sigmas")
         p = np.asarray(p_lower, dtype=float)
-        certified = p > 0.5
-        unit = self.noise.radius(np.where(certified, p, 0.75), norm, self.n_noised)
+        at = 0.5 if threshold is None else np.asarray(threshold, dtype=float)
+        certified = p > at
+        # A stand-in inside (threshold, 1) where not certified keeps the formulas finite.
+        safe = np.where(certified, p, 0.5 * (at + 1.0))
+        if threshold is None:
+            unit = self.noise.radius(safe, norm, self.n_noised)
+        else:
+            unit = self._threshold_radius(safe, norm, at)
         if self.scalar and not in_sigmas:
             unit = self.sigma * unit
         return np.where(certified, unit, 0.0)
 
-    def required_probability(self, radius: float, norm: str) -> float:
-        """The probability a certificate of ``radius`` (same units as :meth:`radius`) needs."""
+    def _threshold_radius(self, p, norm, threshold):
+        try:
+            return self.noise.radius(p, norm, self.n_noised, threshold=threshold)
+        except (TypeError, NotImplementedError) as error:
+            raise ValueError(
+                f"{self.noise!r} gives no certificate at a threshold: its radius() takes no "
+                "threshold. The package's gaussian, laplace and uniform noises do."
+            ) from error
+
+    def required_probability(self, radius: float, norm: str, *, threshold=None) -> float:
+        """The probability a certificate of ``radius`` (same units as :meth:`radius`) needs.
+
+        At ``threshold`` (None: 1/2), as :meth:`radius`.
+        """
         unit = radius / self.sigma if self.scalar else radius
-        return self.noise.required_probability(unit, norm, self.n_noised)
+        if threshold is None:
+            return self.noise.required_probability(unit, norm, self.n_noised)
+        try:
+            return self.noise.required_probability(
+                unit, norm, self.n_noised, threshold=float(threshold)
+            )
+        except (TypeError, NotImplementedError) as error:
+            raise ValueError(
+                f"{self.noise!r} gives no certificate at a threshold: its "
+                "required_probability() takes no threshold."
+            ) from error
 
     def radius_with_changes(self, p_lower, norm: str, n_changes: int) -> np.ndarray:
         """Numeric radius certified together with up to ``n_changes`` categorical changes.

@@ -13,7 +13,9 @@ import pandas as pd
 import torch
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import FixedThresholdClassifier, TunedThresholdClassifierCV
 from sklearn.utils import check_scalar
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -53,17 +55,21 @@ from ._training import (
 )
 from .certification import (
     CertificationResult,
+    certify_scores,
     certify_votes,
     decide_votes,
+    predict_scores,
     predict_votes,
     sequential_certify_votes,
 )
 from .certification._certify import (
+    class_thresholds,
     decision_votes_needed,
     largest_decision_radius,
     largest_radius,
     samples_for_radius,
 )
+from .certification._scores import ScoreSums
 from .denoising import (
     DenoisedVoter,
     categorical_columns,
@@ -245,6 +251,16 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         denoised noisy row as it classifies the clean one (the cross-entropy
         of ``f(D(x + noise))`` against ``f(x)``), which needs a frozen skorch
         net.
+    smoothing : {"hard", "soft"}, default="hard"
+        What is averaged over the noise. ``"hard"``: the base classifier's
+        votes, so :meth:`predict_proba` is each class's vote share (Cohen et
+        al., 2019). ``"soft"``: its class probabilities (the softmax of a
+        net's logits, ``predict_proba`` of another estimator, which must have
+        one), so :meth:`predict_proba` is their mean under noise, a
+        continuous score fit for ranking and thresholds (Salman et al.,
+        2019); :meth:`certify` then bounds the mean score with the empirical
+        Bernstein bound (Maurer & Pontil, 2009) and the radii are the same
+        formulas of that bound (see the user guide on fraud operating points).
 
     Attributes
     ----------
@@ -325,6 +341,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         training="gaussian",
         denoiser=None,
         denoiser_objective="mse",
+        smoothing="hard",
     ):
         self.estimator = estimator
         self.sigma = sigma
@@ -347,6 +364,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.training = training
         self.denoiser = denoiser
         self.denoiser_objective = denoiser_objective
+        self.smoothing = smoothing
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -382,6 +400,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             The fitted estimator.
         """
         self._check_params()
+        self._check_soft_base(self.estimator)
         inner = unwrap_frozen(self.estimator)
         if not (hasattr(inner, "fit") and hasattr(inner, "predict")):
             raise TypeError(
@@ -538,6 +557,21 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         check_flag(self.fresh_noise, "fresh_noise")
         if self.abstain_label is not None:
             check_label(self.abstain_label, "abstain_label")
+        if not (isinstance(self.smoothing, str) and self.smoothing in ("hard", "soft")):
+            raise ValueError(f'smoothing must be "hard" or "soft", got {self.smoothing!r}.')
+
+    def _check_soft_base(self, estimator) -> None:
+        """Soft smoothing averages probabilities: the base must give them."""
+        if self.smoothing != "soft":
+            return
+        inner = unwrap_frozen(estimator)
+        if isinstance(inner, NeuralNet) or hasattr(inner, "predict_proba"):
+            return
+        raise TypeError(
+            f'smoothing="soft" averages the base classifier\'s class probabilities, and '
+            f'{type(inner).__name__} has no predict_proba. Use smoothing="hard" (votes), '
+            "or a base classifier with predict_proba."
+        )
 
     def _validated_training_data(self, X, y):
         """``validate_data`` with the categorical columns found, converted and learned."""
@@ -723,8 +757,12 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
 
     def _count_votes(
-        self, X: np.ndarray, stream: str, n_draws: int, *, seed: int, n_jobs=None
-    ) -> np.ndarray:
+        self, X: np.ndarray, stream: str, n_draws: int, *, seed: int, n_jobs=None, soft=None
+    ):
+        """Votes per class (int64 counts), or the ScoreSums of soft smoothing."""
+        soft = self.smoothing == "soft" if soft is None else soft
+        if soft:
+            self._check_soft_base(self.estimator_)
         voter = self._voter()
         noise_model = self._noise_model()
         seeds = row_seeds(X, seed, stream)
@@ -742,6 +780,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                     seeds=seeds,
                     batch_size=self.batch_size,
                     on_batch=bar.update,
+                    soft=soft,
                 )
             # Each row's noise depends only on its own seed, so shards change nothing but speed.
             shards = np.array_split(np.arange(len(X)), n_shards)
@@ -756,6 +795,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                         noise_model=noise_model,
                         seeds=[seeds[i] for i in rows],
                         batch_size=self.batch_size,
+                        soft=soft,
                     )
                     for rows in shards
                 ),
@@ -763,6 +803,12 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             ):
                 counts.append(shard_counts)
                 bar.update(len(rows) * n_draws)
+            if soft:
+                return ScoreSums(
+                    np.concatenate([c.sums for c in counts]),
+                    np.concatenate([c.squares for c in counts]),
+                    n_draws,
+                )
             return np.concatenate(counts)
 
     # -------------------------------------------------------------- predict
@@ -779,12 +825,15 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_rows, n_classes)
             Fraction of ``n_samples`` noisy copies of each row that the base
-            classifier assigns to each class.
+            classifier assigns to each class; with ``smoothing="soft"``, the
+            mean of its class probabilities over them.
         """
         check_is_fitted(self)
         self._check_params()
         X = self._validated_rows(X)
         counts = self._count_votes(X, "predict", self.n_samples, seed=self._call_seed())
+        if isinstance(counts, ScoreSums):
+            return counts.probabilities()
         return counts / self.n_samples
 
     def predict(self, X):
@@ -806,16 +855,21 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self)
         self._check_params()
         X = self._validated_rows(X)
-        counts = self._count_votes(X, "predict", self.n_samples, seed=self._call_seed())
-        labels = self.classes_[counts.argmax(axis=1)]
-        if self.abstain_label is None:
-            return labels
-        if any(c == self.abstain_label for c in self.classes_.tolist()):
+        if self.abstain_label is not None and any(
+            c == self.abstain_label for c in self.classes_.tolist()
+        ):
             raise ValueError(
                 f"abstain_label={self.abstain_label!r} is one of the classes; choose a "
                 "label that cannot be confused with a prediction."
             )
-        _, abstain = predict_votes(counts, self.alpha)
+        counts = self._count_votes(X, "predict", self.n_samples, seed=self._call_seed())
+        if isinstance(counts, ScoreSums):
+            top, abstain = predict_scores(counts, self.alpha)
+        else:
+            top, abstain = predict_votes(counts, self.alpha)
+        labels = self.classes_[top]
+        if self.abstain_label is None:
+            return labels
         return _with_abstentions(labels, abstain, self.abstain_label)
 
     # -------------------------------------------------------------- certify
@@ -828,6 +882,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         radius=None,
         n_max=None,
         norm=None,
+        threshold=None,
         n0=None,
         n=None,
         alpha=None,
@@ -878,6 +933,21 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             The norm of the certified region; None takes the noise's own
             (L2 for Gaussian, L1 for Laplace and uniform). Every noise also
             certifies ``"linf"``; another norm it cannot certify is an error.
+        threshold : float in (0, 1), default=None
+            Two classes only: certify the decision at ``threshold`` instead of
+            the top class. The positive class (``classes_[1]``) is the
+            decision where its smoothed score (vote share, or mean
+            probability with ``smoothing="soft"``) is at or above
+            ``threshold``; ``label`` is that decision, and ``radius`` the
+            distance within which the score stays on the same side of
+            ``threshold`` (Gaussian, L2: ``sigma * (Phi^-1(p_lower) -
+            Phi^-1(threshold))`` for the positive side, with
+            ``p_lower`` the lower bound of the decided class's score and
+            ``1 - threshold`` in place of ``threshold`` for the negative
+            side). Rows whose bound does not clear their side's threshold
+            abstain. At 1/2 with hard votes this is :meth:`certify` without
+            a threshold, bit for bit. Not with ``n_max``; with categorical
+            columns, ``radius_with_categorical_changes`` is derived at 1/2 only.
         n0, n, alpha, n_jobs : default=None
             Override the estimator's parameters of the same name for this
             call (e.g. a cheaper ``n`` inside a model search).
@@ -897,11 +967,24 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             return (
                 copy.copy(self)
                 .set_params(**params)
-                .certify(X, y, radius=radius, n_max=n_max, norm=norm)
+                .certify(X, y, radius=radius, n_max=n_max, norm=norm, threshold=threshold)
             )
         self._check_params()
         noise_model = self._noise_model()
         norm = noise_model.noise.check_norm(norm)
+        thresholds = class_thresholds(threshold, len(self.classes_))
+        soft = self.smoothing == "soft"
+        if thresholds is not None and n_max is not None:
+            raise ValueError(
+                "Adaptive mode (n_max) certifies the top class; certify a threshold with "
+                "a fixed n, or decide a radius with radius=."
+            )
+        if soft and (radius is not None or n_max is not None):
+            raise ValueError(
+                'With smoothing="soft", certify bounds mean scores with a fixed n; decision '
+                "mode (radius=) and adaptive mode (n_max=) count votes. Certify with a fixed n "
+                'and compare result.radius with the radius, or use smoothing="hard".'
+            )
         X = self._validated_rows(X)
         if y is not None:
             y = column_or_1d(y)
@@ -923,13 +1006,21 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if radius is None:
             _warn_on_small_n(n_cap, self.alpha, noise_model, sequential=n_max is not None)
             largest = largest_radius(
-                n_cap, self.alpha, noise_model, norm, sequential=n_max is not None
+                n_cap,
+                self.alpha,
+                noise_model,
+                norm,
+                sequential=n_max is not None,
+                threshold=threshold,
+                soft=soft,
             )
         else:
             n_classes = len(self.classes_)
-            _warn_on_too_few_votes(radius, n_cap, n_classes, self.alpha, noise_model, norm)
+            _warn_on_too_few_votes(
+                radius, n_cap, n_classes, self.alpha, noise_model, norm, threshold
+            )
             largest = largest_decision_radius(
-                radius, n_cap, n_classes, self.alpha, noise_model, norm
+                radius, n_cap, n_classes, self.alpha, noise_model, norm, threshold
             )
         seed = self._call_seed()  # one seed for every stream and look of this call
 
@@ -949,13 +1040,20 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 noise_model=noise_model,
                 norm=norm,
                 radius=radius,
+                threshold=threshold,
             )
         else:
             selection = self._count_votes(X, "select", self.n0, seed=seed)
             if n_max is None:
                 estimation = self._count_votes(X, "estimate", self.n, seed=seed)
-                out = certify_votes(
-                    selection, estimation, alpha=self.alpha, noise_model=noise_model, norm=norm
+                certify_rows = certify_scores if soft else certify_votes
+                out = certify_rows(
+                    selection,
+                    estimation,
+                    alpha=self.alpha,
+                    noise_model=noise_model,
+                    norm=norm,
+                    threshold=threshold,
                 )
             else:
                 out = sequential_certify_votes(
@@ -967,6 +1065,8 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                     norm=norm,
                 )
         categorical = noise_model.categorical
+        # The joint certificate with changed categories is derived at 1/2.
+        at_half = threshold is None or thresholds[1] == 0.5
         return CertificationResult(
             label=self.classes_[out.candidate],
             radius=out.radius,
@@ -980,10 +1080,14 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             norm=norm,
             noise=noise_model.noise.name,
             feature_names=self._feature_names(),
-            categorical_radius=noise_model.radii_with_changes(out.p_lower, norm),
+            categorical_radius=noise_model.radii_with_changes(out.p_lower, norm)
+            if at_half
+            else None,
             categorical_features=None if categorical is None else categorical.columns,
             categorical_noise=None if categorical is None else categorical.probability,
             max_radius=largest,
+            threshold=None if threshold is None else float(thresholds[1]),
+            smoothing=self.smoothing,
         )
 
     # ------------------------------------------------------------ attacks
@@ -1058,15 +1162,20 @@ def certify(estimator, X, y=None, **certify_params) -> CertificationResult:
 
     Parameters
     ----------
-    estimator : SmoothedClassifier or Pipeline
+    estimator : SmoothedClassifier, Pipeline or threshold classifier
         Fitted; a pipeline's last step must be a :class:`SmoothedClassifier`.
+        A fitted :class:`~sklearn.model_selection.FixedThresholdClassifier`
+        or :class:`~sklearn.model_selection.TunedThresholdClassifierCV`
+        around either is certified at its own threshold: ``label`` is then
+        the decision it makes (the positive class where the smoothed score
+        is at or above the threshold) and ``radius`` how far it holds.
     X : array-like of shape (n_rows, n_features)
         Rows to certify, as the estimator takes them.
     y : array-like of shape (n_rows,), default=None
         True labels.
     **certify_params
-        ``radius``, ``n_max``, ``norm``, ``n0``, ``n``, ``alpha`` or ``n_jobs``
-        for :meth:`SmoothedClassifier.certify`.
+        ``radius``, ``n_max``, ``norm``, ``threshold``, ``n0``, ``n``,
+        ``alpha`` or ``n_jobs`` for :meth:`SmoothedClassifier.certify`.
 
     Returns
     -------
@@ -1086,6 +1195,7 @@ def certify(estimator, X, y=None, **certify_params) -> CertificationResult:
     >>> len(certify(pipe, X[:5], y[:5], n=200))
     5
     """
+    estimator, certify_params = _at_decision_threshold(estimator, certify_params)
     final = final_step(estimator)
     if not isinstance(final, SmoothedClassifier):
         hint = (
@@ -1102,6 +1212,44 @@ def certify(estimator, X, y=None, **certify_params) -> CertificationResult:
     if preprocessing is None:
         return result
     return replace(result, feature_map=feature_map(preprocessing, X))
+
+
+def _at_decision_threshold(estimator, certify_params: dict) -> tuple:
+    """A threshold classifier's inner model, and its threshold added to the certify parameters.
+
+    Other estimators come back as they are.
+    """
+    if not isinstance(estimator, (FixedThresholdClassifier, TunedThresholdClassifierCV)):
+        return estimator, certify_params
+    name = type(estimator).__name__
+    if not hasattr(estimator, "estimator_"):
+        raise NotFittedError(f"This {name} is not fitted yet: fit it before certifying.")
+    if isinstance(estimator, TunedThresholdClassifierCV):
+        threshold = float(estimator.best_threshold_)
+        # Its positive class is its scorer's (sklearn keeps it there).
+        scorer = getattr(estimator, "_curve_scorer", None)
+        pos_label = scorer._get_pos_label() if hasattr(scorer, "_get_pos_label") else None
+    else:
+        threshold = 0.5 if estimator.threshold == "auto" else estimator.threshold
+        pos_label = estimator.pos_label
+    if estimator.response_method not in ("auto", "predict_proba"):
+        raise ValueError(
+            f"{name}(response_method={estimator.response_method!r}) thresholds a score "
+            "a SmoothedClassifier does not certify; use response_method='predict_proba'."
+        )
+    classes = estimator.classes_
+    if pos_label is not None and pos_label != classes[-1]:
+        raise ValueError(
+            f"{name} takes pos_label={pos_label!r} as positive; certificates at a threshold "
+            f"are for the second class, {classes[-1]!r}. Leave pos_label unset (its default)."
+        )
+    given = certify_params.get("threshold")
+    if given is not None and given != threshold:
+        raise ValueError(
+            f"threshold={given!r} was given, but the {name} decides at {threshold!r}; "
+            "give neither, or the same."
+        )
+    return estimator.estimator_, {**certify_params, "threshold": threshold}
 
 
 def _seed_random_states(estimator, seed: int) -> None:
@@ -1210,10 +1358,16 @@ def _warn_on_small_n(n: int, alpha: float, noise_model: NoiseModel, sequential: 
 
 
 def _warn_on_too_few_votes(
-    radius: float, n_cap: int, n_classes: int, alpha: float, noise_model, norm: str
+    radius: float,
+    n_cap: int,
+    n_classes: int,
+    alpha: float,
+    noise_model,
+    norm: str,
+    threshold=None,
 ) -> None:
     """Decision mode: warn when ``n`` votes could not certify ``radius`` even all agreeing."""
-    needed = decision_votes_needed(radius, n_classes, alpha, noise_model, norm)
+    needed = decision_votes_needed(radius, n_classes, alpha, noise_model, norm, threshold)
     if needed <= n_cap:
         return
     how = "no number of votes can" if needed == math.inf else f"it takes n >= {needed} to"

@@ -62,6 +62,7 @@ from sksmooth import (
     nets,
     noise,
 )
+from sksmooth.certification._scores import ScoreSums
 from sksmooth.datasets import make_fraud_preprocessor
 from sksmooth.denoising import DenoiserModule, make_denoiser
 from sksmooth.masking import TemperatureCrossEntropy
@@ -293,6 +294,13 @@ def result_kwargs() -> dict:
     }
 
 
+def _score_sums(n):
+    """Soft-smoothing sums of two rows: scores 0.9 / 0.1 and 0.4 / 0.6 for class 1."""
+    scale = 2**32
+    fixed = np.array([[scale // 10, 9 * (scale // 10)], [6 * (scale // 10), 4 * (scale // 10)]])
+    return ScoreSums(fixed * n, (fixed * fixed // scale + 1) * n, n)
+
+
 def votes_stream(rows, look, n_new):
     """Sequential certification's ``draw_votes``: every new vote for class 0."""
     return np.column_stack([np.full(len(rows), n_new), np.zeros(len(rows), dtype=np.int64)])
@@ -497,6 +505,7 @@ REGISTRY: dict[str, Entry] = {
             alpha=0.001,
             noise_model=w.noise_model,
             norm="l2",
+            threshold=0.3,
         )
     ),
     "sksmooth.certification.sequential_certify_votes": Entry(
@@ -522,6 +531,20 @@ REGISTRY: dict[str, Entry] = {
             norm="l2",
             radius=0.1,
         )
+    ),
+    "sksmooth.certification.certify_scores": Entry(
+        lambda w: call(
+            certification.certify_scores,
+            _score_sums(100),
+            _score_sums(1000),
+            alpha=0.001,
+            noise_model=w.noise_model,
+            norm="l2",
+            threshold=0.3,
+        )
+    ),
+    "sksmooth.certification.predict_scores": Entry(
+        lambda w: call(certification.predict_scores, _score_sums(1000), 0.001)
     ),
     "sksmooth.certification.predict_votes": Entry(
         lambda w: call(certification.predict_votes, np.array([[67, 33], [60, 40]]), 0.001)

@@ -7,8 +7,10 @@ obtained, and is tested on simulated counts without a net.
 from ._bounds import clopper_pearson_lower, clopper_pearson_upper, top_two_binomial_pvalue
 from ._certify import (
     Certificates,
+    certify_scores,
     certify_votes,
     decide_votes,
+    predict_scores,
     predict_votes,
     sequential_certify_votes,
 )
@@ -18,11 +20,13 @@ from ._sequential import geometric_schedule
 __all__ = [
     "CertificationResult",
     "Certificates",
+    "certify_scores",
     "certify_votes",
     "decide_votes",
     "clopper_pearson_lower",
     "clopper_pearson_upper",
     "geometric_schedule",
+    "predict_scores",
     "predict_votes",
     "sequential_certify_votes",
     "top_two_binomial_pvalue",

@@ -160,7 +160,8 @@ def _bets(counts: np.ndarray, n_drawn: int, threshold: float) -> np.ndarray:
     if n_drawn == 0:
         return np.stack([bold, np.zeros(counts.shape)])
     p_hat = (counts + 0.5) / (n_drawn + 1.0)
-    kelly = np.clip((p_hat - threshold) / (threshold * (1.0 - threshold)), 0.0, cap)
+    with np.errstate(divide="ignore"):  # a threshold of 1: never worth a bet
+        kelly = np.clip((p_hat - threshold) / (threshold * (1.0 - threshold)), 0.0, cap)
     return np.stack([bold, kelly])
 
 
@@ -237,8 +238,9 @@ def betting_decisions(
         Rows to decide.
     n_classes : int
         Number of classes, every one tested.
-    threshold : float
-        The probability the radius needs, at least 1/2.
+    threshold : float or ndarray of shape (n_classes,)
+        The probability the radius needs, at least 1/2; or one per class
+        (a decision at a threshold: each class against its own).
     n_cap : int
         Votes at the last round.
     alpha : float
@@ -271,10 +273,15 @@ def betting_decisions(
     log_wealth = np.zeros((2, n_rows, n_classes))  # per account, row and class
     n_used = np.zeros(n_rows, dtype=np.int64)
     history = _History()
-    certifiable = threshold < 1.0
-    sizes = betting_schedule(first_round(threshold, alpha, n_classes), n_cap) if certifiable else []
-    # The smallest share of votes whose bound at the cap would reach the threshold.
-    needed_at_cap = _share_needed_at_cap(threshold, n_cap, level) if certifiable else math.inf
+    # One threshold per class; 1 stands for "cannot be certified" (no bet ever gains).
+    threshold = np.minimum(np.broadcast_to(np.asarray(threshold, dtype=float), (n_classes,)), 1.0)
+    open_classes = np.unique(threshold[threshold < 1.0])
+    certifiable = open_classes.size > 0
+    first = min((first_round(t, alpha, n_classes) for t in open_classes), default=0)
+    sizes = betting_schedule(first, n_cap) if certifiable else []
+    # Per class, the smallest share of votes whose bound at the cap would reach its threshold.
+    needed = {t: _share_needed_at_cap(t, n_cap, level) for t in open_classes}
+    needed_at_cap = np.array([needed.get(t, math.inf) for t in threshold])
     active = np.arange(n_rows)
     drawn = 0
     for round_index, size in enumerate(sizes):
@@ -289,16 +296,18 @@ def betting_decisions(
         drawn = size
         n_used[active] = size
         certified = (_mixed(log_wealth[:, active]) >= -math.log(level)).any(axis=1)
-        leading = counts[active].max(axis=1)
-        hopeless = clopper_pearson_upper(leading, size, FUTILITY_LEVEL) < needed_at_cap
+        upper = clopper_pearson_upper(counts[active], size, FUTILITY_LEVEL)
+        hopeless = (upper < needed_at_cap).all(axis=1)
         active = active[~(certified | hopeless)]
     mixed = _mixed(log_wealth)
     certified = (mixed >= -math.log(level)).any(axis=1)
-    label = np.where(certified, mixed.argmax(axis=1), counts.argmax(axis=1))
+    # Uncertified: the class furthest above its threshold (with one threshold, the most votes).
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    label = np.where(certified, mixed.argmax(axis=1), (shares - threshold).argmax(axis=1))
     p_lower = history.lower_bounds(label, level) if history.rounds else np.zeros(n_rows)
     # A rejected H0 (p <= threshold) is itself the bound p > threshold; the
     # bisection may land a hair below it.
-    return label, np.where(certified, np.maximum(p_lower, threshold), p_lower), n_used
+    return label, np.where(certified, np.maximum(p_lower, threshold[label]), p_lower), n_used
 
 
 def _share_needed_at_cap(threshold: float, n_cap: int, level: float) -> float:

@@ -13,18 +13,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..utils._validation import check_alpha, check_radius, check_sample_counts
+from ..utils._validation import check_alpha, check_radius, check_sample_counts, check_threshold
 from ._betting import betting_decisions, first_round, largest_decision_bound
 from ._bounds import clopper_pearson_lower, top_two_binomial_pvalue
+from ._scores import (
+    SCORE_SCALE,
+    ScoreSums,
+    check_score_sums,
+    empirical_bernstein_lower,
+    empirical_bernstein_upper,
+)
 from ._sequential import adaptive_rule, look_level, sequential_lower_bounds
 
 __all__ = [
     "Certificates",
+    "certify_scores",
     "certify_votes",
+    "class_thresholds",
     "decide_votes",
     "decision_votes_needed",
     "largest_decision_radius",
     "largest_radius",
+    "predict_scores",
     "predict_votes",
     "samples_for_radius",
     "sequential_certify_votes",
@@ -103,12 +113,57 @@ def _check_draw(draw_votes) -> None:
         raise TypeError(f"draw_votes must be a callable, got {draw_votes!r}.")
 
 
-def _certificates(candidate, p_lower, n_samples, noise_model, norm) -> Certificates:
+def class_thresholds(threshold, n_classes: int) -> np.ndarray | None:
+    """What each class's score must exceed to be the decision: None for the top class.
+
+    For a binary decision at ``threshold`` (class 1 where its score is at or
+    above it), class 1's score must stay at or above ``threshold`` and class
+    0's above ``1 - threshold``: ``[1 - threshold, threshold]``.
+
+    Examples
+    --------
+    >>> from sksmooth.certification._certify import class_thresholds
+    >>> class_thresholds(0.2, 2).tolist()
+    [0.8, 0.2]
+    """
+    if threshold is None:
+        return None
+    threshold = check_threshold(threshold)
+    if n_classes != 2:
+        raise ValueError(
+            f"A threshold decides between two classes; this problem has {n_classes}. "
+            "Certify the top class instead (threshold=None)."
+        )
+    return np.array([1.0 - threshold, threshold])
+
+
+def select_candidates(shares: np.ndarray, thresholds: np.ndarray | None) -> np.ndarray:
+    """Each row's candidate: the top class, or at a threshold the side its shares favour.
+
+    With thresholds the candidate is the class furthest above its own
+    (class 1 exactly where its share exceeds the threshold; a tie goes to
+    class 0, as a tie of votes does).
+    """
+    if thresholds is None:
+        return shares.argmax(axis=1)
+    return (shares - thresholds).argmax(axis=1)
+
+
+def _certificates(
+    candidate, p_lower, n_samples, noise_model, norm, thresholds=None
+) -> Certificates:
+    if thresholds is None:
+        radius = noise_model.radius(p_lower, norm)
+        abstained = p_lower <= 0.5
+    else:
+        at = thresholds[candidate]
+        radius = noise_model.radius(p_lower, norm, threshold=at)
+        abstained = p_lower <= at
     return Certificates(
         candidate=candidate,
         p_lower=p_lower,
-        radius=noise_model.radius(p_lower, norm),
-        abstained=p_lower <= 0.5,
+        radius=radius,
+        abstained=abstained,
         n_samples=n_samples,
     )
 
@@ -120,6 +175,7 @@ def certify_votes(
     alpha: float,
     noise_model,
     norm: str,
+    threshold: float | None = None,
 ) -> Certificates:
     """CERTIFY (Cohen et al., 2019) from the two rounds of votes of each row.
 
@@ -139,6 +195,13 @@ def certify_votes(
         The noise the votes were drawn under.
     norm : str
         A norm ``noise_model`` certifies.
+    threshold : float in (0, 1), default=None
+        Two classes only: certify the decision "class 1 where its vote share
+        is at or above ``threshold``" instead of the top class. The candidate
+        is the side the selection votes favour, its share bounded below
+        against its own threshold (``threshold`` for class 1, ``1 - threshold``
+        for class 0), and the radius is the noise's radius at that threshold.
+        At 1/2 this is exactly the certificate without a threshold.
 
     Returns
     -------
@@ -164,11 +227,88 @@ def certify_votes(
     )
     if estimation_votes.shape[1] != selection_votes.shape[1]:
         raise ValueError("selection_votes and estimation_votes must have the same classes.")
-    candidate = selection_votes.argmax(axis=1)
+    thresholds = class_thresholds(threshold, selection_votes.shape[1])
+    candidate = select_candidates(_shares(selection_votes), thresholds)
     n = estimation_votes.sum(axis=1)
     count_a = estimation_votes[np.arange(len(candidate)), candidate]
     p_lower = clopper_pearson_lower(count_a, n, alpha)
-    return _certificates(candidate, p_lower, n, noise_model, norm)
+    return _certificates(candidate, p_lower, n, noise_model, norm, thresholds)
+
+
+def _shares(votes: np.ndarray) -> np.ndarray:
+    """Votes as shares of each row's total (0 for a row without votes)."""
+    total = votes.sum(axis=1, keepdims=True)
+    return votes / np.maximum(total, 1)
+
+
+def certify_scores(
+    selection: ScoreSums,
+    estimation: ScoreSums,
+    *,
+    alpha: float,
+    noise_model,
+    norm: str,
+    threshold: float | None = None,
+) -> Certificates:
+    """CERTIFY for soft smoothing: mean class probabilities under noise instead of votes.
+
+    The candidate is the class of largest mean score among the selection
+    samples (at a threshold, the side they favour, as in
+    :func:`certify_votes`); its mean score among the independent estimation
+    samples is bounded below by the empirical Bernstein bound at level
+    ``1 - alpha`` (:func:`~sksmooth.certification._scores.empirical_bernstein_lower`),
+    and the radius is the noise's radius at that bound, which holds for
+    scores in [0, 1] as for votes (see :mod:`sksmooth.certification._scores`).
+
+    Parameters
+    ----------
+    selection, estimation : ScoreSums
+        Fixed-point sums of the scores of independent samples of each row.
+    alpha : float
+        Failure probability per row.
+    noise_model : sksmooth.noise.NoiseModel
+        The noise the scores were drawn under.
+    norm : str
+        A norm ``noise_model`` certifies.
+    threshold : float in (0, 1), default=None
+        As for :func:`certify_votes`.
+
+    Returns
+    -------
+    certificates : Certificates
+        Candidate, ``p_lower`` (of its mean score), radius, abstentions and
+        samples of each row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksmooth.certification._certify import certify_scores
+    >>> from sksmooth.certification._scores import SCORE_SCALE, ScoreSums
+    >>> from sksmooth.noise import make_noise_model
+    >>> k = int(0.9 * SCORE_SCALE)  # every noisy score of class 1 is 0.9
+    >>> def sums(n):
+    ...     fixed = np.array([[SCORE_SCALE - k, k]])
+    ...     return ScoreSums(fixed * n, (fixed * fixed // SCORE_SCALE + 1) * n, n)
+    >>> out = certify_scores(sums(100), sums(10_000), alpha=0.001,
+    ...                      noise_model=make_noise_model("gaussian", 0.5, n_features=2),
+    ...                      norm="l2")
+    >>> out.candidate, out.p_lower.round(3)
+    (array([1]), array([0.898]))
+    """
+    check_alpha(alpha)
+    norm = _check_noise_and_norm(noise_model, norm)
+    selection = check_score_sums(selection)
+    estimation = check_score_sums(estimation, n_rows=len(selection.sums))
+    if estimation.sums.shape[1] != selection.sums.shape[1]:
+        raise ValueError("selection and estimation must have the same classes.")
+    thresholds = class_thresholds(threshold, selection.sums.shape[1])
+    candidate = select_candidates(selection.means(), thresholds)
+    rows = np.arange(len(candidate))
+    p_lower = empirical_bernstein_lower(
+        estimation.sums[rows, candidate], estimation.squares[rows, candidate], estimation.n, alpha
+    )
+    n = np.full(len(candidate), estimation.n, dtype=np.int64)
+    return _certificates(candidate, p_lower, n, noise_model, norm, thresholds)
 
 
 def sequential_certify_votes(
@@ -241,6 +381,7 @@ def decide_votes(
     noise_model,
     norm: str,
     radius: float,
+    threshold: float | None = None,
 ) -> Certificates:
     """Decision mode: is each row certified at ``radius``? Votes drawn until decided.
 
@@ -270,6 +411,10 @@ def decide_votes(
         A norm ``noise_model`` certifies.
     radius : float
         The radius, in the units of :meth:`sksmooth.noise.NoiseModel.radius`.
+    threshold : float in (0, 1), default=None
+        Two classes only: decide the decision at ``threshold`` (see
+        :func:`certify_votes`), each class tested against the probability
+        that ``radius`` needs at its own threshold.
 
     Returns
     -------
@@ -287,20 +432,28 @@ def decide_votes(
     norm = _check_noise_and_norm(noise_model, norm)
     _check_draw(draw_votes)
     check_radius(radius)
-    threshold = _decision_threshold(noise_model, radius, norm)
+    thresholds = class_thresholds(threshold, n_classes)
+    needed = _decision_threshold(noise_model, radius, norm, thresholds)
     label, p_lower, n_used = betting_decisions(
-        draw_votes, n_rows, n_classes, threshold=threshold, n_cap=n_cap, alpha=alpha
+        draw_votes, n_rows, n_classes, threshold=needed, n_cap=n_cap, alpha=alpha
     )
-    return _certificates(label, p_lower, n_used, noise_model, norm)
+    return _certificates(label, p_lower, n_used, noise_model, norm, thresholds)
 
 
-def _decision_threshold(noise_model, radius: float, norm: str) -> float:
-    """The probability a radius needs, at least 1/2 (radius 0: the top class itself)."""
-    return max(noise_model.required_probability(radius, norm), 0.5)
+def _decision_threshold(noise_model, radius: float, norm: str, thresholds=None):
+    """The probability a radius needs, at least 1/2 (radius 0: the top class itself).
+
+    With class thresholds, one per class: at least the class's threshold.
+    """
+    if thresholds is None:
+        return max(noise_model.required_probability(radius, norm), 0.5)
+    return np.array(
+        [max(noise_model.required_probability(radius, norm, threshold=t), t) for t in thresholds]
+    )
 
 
 def decision_votes_needed(
-    radius: float, n_classes: int, alpha: float, noise_model, norm: str
+    radius: float, n_classes: int, alpha: float, noise_model, norm: str, threshold=None
 ) -> int | float:
     """The fewest votes with which decision mode can certify ``radius`` (``inf``: none).
 
@@ -312,12 +465,20 @@ def decision_votes_needed(
     >>> decision_votes_needed(0.25, 2, 0.001, model, "l2")
     49
     """
-    threshold = _decision_threshold(noise_model, radius, norm)
-    return first_round(threshold, alpha, n_classes) if threshold < 1 else math.inf
+    thresholds = class_thresholds(threshold, n_classes)
+    needed = np.atleast_1d(_decision_threshold(noise_model, radius, norm, thresholds))
+    votes = [first_round(t, alpha, n_classes) for t in needed if t < 1]
+    return min(votes) if votes else math.inf
 
 
 def largest_decision_radius(
-    radius: float, n_cap: int, n_classes: int, alpha: float, noise_model, norm: str
+    radius: float,
+    n_cap: int,
+    n_classes: int,
+    alpha: float,
+    noise_model,
+    norm: str,
+    threshold=None,
 ) -> float:
     """The largest radius decision mode returns at ``radius`` (see ``largest_decision_bound``).
 
@@ -329,13 +490,25 @@ def largest_decision_radius(
     >>> round(largest_decision_radius(0.25, 100_000, 2, 0.001, model, "l2"), 4)
     0.2526
     """
-    threshold = _decision_threshold(noise_model, radius, norm)
-    bound = largest_decision_bound(threshold, alpha, n_classes, n_cap)
-    return float(noise_model.radius(bound, norm))
+    thresholds = class_thresholds(threshold, n_classes)
+    needed = _decision_threshold(noise_model, radius, norm, thresholds)
+    if thresholds is None:
+        bound = largest_decision_bound(needed, alpha, n_classes, n_cap)
+        return float(noise_model.radius(bound, norm))
+    bounds = [largest_decision_bound(t, alpha, n_classes, n_cap) for t in needed]
+    return float(noise_model.radius(np.array(bounds), norm, threshold=thresholds).max())
 
 
 def largest_radius(
-    n: int, alpha: float, noise_model, norm: str, *, sequential: bool = False, in_sigmas=False
+    n: int,
+    alpha: float,
+    noise_model,
+    norm: str,
+    *,
+    sequential: bool = False,
+    in_sigmas=False,
+    threshold: float | None = None,
+    soft: bool = False,
 ) -> float:
     """The largest radius CERTIFY can return with ``n`` estimation samples.
 
@@ -359,6 +532,10 @@ def largest_radius(
     in_sigmas : bool, default=False
         In units of sigma rather than those of
         :meth:`sksmooth.noise.NoiseModel.radius`.
+    threshold : float in (0, 1), default=None
+        At a threshold: the larger radius of the two sides.
+    soft : bool, default=False
+        For soft smoothing: the empirical Bernstein bound of ``n`` scores of 1.
 
     Returns
     -------
@@ -374,8 +551,16 @@ def largest_radius(
     [0.0, 1.5, 3.81]
     """
     level = look_level(alpha, n) if sequential else alpha
-    p_lower = clopper_pearson_lower(n, n, level)
-    return float(noise_model.radius(p_lower, norm, in_sigmas=in_sigmas))
+    if soft:
+        ones = np.array([n * SCORE_SCALE])
+        p_lower = empirical_bernstein_lower(ones, ones, n, level)
+    else:
+        p_lower = clopper_pearson_lower(n, n, level)
+    if threshold is None:
+        return float(noise_model.radius(p_lower, norm, in_sigmas=in_sigmas))
+    # The side whose own threshold is lower certifies further.
+    easier = min(threshold, 1.0 - threshold)
+    return float(np.max(noise_model.radius(p_lower, norm, in_sigmas=in_sigmas, threshold=easier)))
 
 
 def samples_for_radius(
@@ -451,3 +636,55 @@ def predict_votes(votes: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarr
     top_two = np.sort(votes, axis=1)[:, -2:]
     abstain = top_two_binomial_pvalue(top_two[:, 1], top_two[:, 0]) > alpha
     return votes.argmax(axis=1), abstain
+
+
+def predict_scores(scores: ScoreSums, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """PREDICT for soft smoothing: the class of largest mean score, and whether to abstain.
+
+    A row abstains unless its top class's mean score is significantly the
+    largest: for two classes, its empirical Bernstein lower bound at level
+    ``alpha`` exceeds 1/2; for more, its lower bound exceeds the runner-up's
+    upper bound, each at ``alpha / 2``.
+
+    Parameters
+    ----------
+    scores : ScoreSums
+        Sums of each row's class probabilities under noise.
+    alpha : float
+        The probability of returning a class other than the soft smoothed
+        classifier's.
+
+    Returns
+    -------
+    top : ndarray of int of shape (n_rows,)
+        Index of the class of largest mean score.
+    abstain : ndarray of bool of shape (n_rows,)
+        True where its lead is not significant.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksmooth.certification._certify import predict_scores
+    >>> from sksmooth.certification._scores import SCORE_SCALE, ScoreSums
+    >>> sums = np.array([[1, 9], [5, 5]]) * (SCORE_SCALE // 10) * 1000
+    >>> predict_scores(ScoreSums(sums, sums, 1000), alpha=0.001)
+    (array([1, 0]), array([False,  True]))
+    """
+    check_alpha(alpha)
+    scores = check_score_sums(scores)
+    means = scores.means()
+    top = means.argmax(axis=1)
+    rows = np.arange(len(top))
+    if means.shape[1] == 2:
+        lower = empirical_bernstein_lower(
+            scores.sums[rows, top], scores.squares[rows, top], scores.n, alpha
+        )
+        return top, ~(lower > 0.5)
+    runner_up = np.argsort(means, axis=1, kind="stable")[:, -2]
+    lower = empirical_bernstein_lower(
+        scores.sums[rows, top], scores.squares[rows, top], scores.n, alpha / 2
+    )
+    upper = empirical_bernstein_upper(
+        scores.sums[rows, runner_up], scores.squares[rows, runner_up], scores.n, alpha / 2
+    )
+    return top, ~(lower > upper)

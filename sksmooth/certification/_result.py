@@ -45,7 +45,8 @@ class CertificationResult:
         One-sided ``1 - alpha`` lower confidence bound of the probability of
         ``label`` under noise.
     abstained : ndarray of bool of shape (n_rows,)
-        True where ``p_lower <= 1/2``: no certificate could be given.
+        True where ``p_lower <= 1/2`` (at a ``threshold``, at most the decided
+        side's own): no certificate could be given.
     n_samples : ndarray of int of shape (n_rows,)
         Number of noisy samples used for the estimate of each row.
         :attr:`total_samples` adds the selection samples.
@@ -92,6 +93,13 @@ class CertificationResult:
         ``p_lower = alpha ** (1 / n)``. No row can exceed it, whatever the
         model, so a small value says the certificates are limited by ``n``.
         With categorical changes it bounds those radii too. None when not known.
+    threshold : float, default=None
+        The decision threshold the certificates are for: ``label`` is the
+        positive class (the second class) where the smoothed score is at or
+        above it, and ``radius`` keeps the score on that side of it (see
+        :meth:`SmoothedClassifier.certify`). None: the top class.
+    smoothing : {"hard", "soft"}, default="hard"
+        Whether the smoothed score is a vote share or a mean probability.
 
     Examples
     --------
@@ -133,6 +141,8 @@ class CertificationResult:
     categorical_noise: np.ndarray | None = None
     categorical_changes: int = 0
     max_radius: float | None = None
+    threshold: float | None = None
+    smoothing: str = "hard"
 
     def __post_init__(self) -> None:
         if self.norm not in NORM_SYMBOLS:
@@ -414,6 +424,11 @@ class CertificationResult:
         head = f"{type(self).__name__}(n_rows={len(self)}, noise={self.noise!r}, "
         head += f"{self._sigma_text()}, alpha={self.alpha:g}, norm={self.norm!r})"
         lines = [head, f"region: {self.region()}", f"guarantee: {self.guarantee()}"]
+        if self.threshold is not None:
+            lines.append(
+                f"decision: the second class where its {self.smoothing} smoothed score is "
+                f">= {self.threshold:g}"
+            )
         if self.max_radius is not None:
             lines.append(f"largest radius n allows: {self._max_radius_text()}")
         lines += [f"{name}: {value}" for name, value in self._headline()]

@@ -170,3 +170,26 @@ def check_alpha(alpha, name: str = "alpha") -> None:
     ValueError: alpha == 0.9, must be <= 0.5.
     """
     check_scalar(alpha, name, numbers.Real, min_val=0, max_val=0.5, include_boundaries="right")
+
+
+def check_threshold(threshold, name: str = "threshold") -> float:
+    """A decision threshold of a score, a real number strictly inside (0, 1), as a float.
+
+    At 0 or 1 every score or none would lie on one side, so no certificate
+    could speak about it.
+
+    Examples
+    --------
+    >>> from sksmooth.utils._validation import check_threshold
+    >>> check_threshold(0.2)
+    0.2
+    >>> check_threshold(1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: threshold must lie strictly between 0 and 1, got 1.0.
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise TypeError(f"{name} must be a number in (0, 1), got {threshold!r}.")
+    if not 0.0 < float(threshold) < 1.0:
+        raise ValueError(f"{name} must lie strictly between 0 and 1, got {threshold!r}.")
+    return float(threshold)

@@ -24,6 +24,7 @@ from skorch import NeuralNetClassifier
 from torch import nn
 
 from sksmooth import SmoothedClassifier
+from sksmooth._adapters import cpu_has_native_bfloat16
 
 from ..conftest import DEVICES
 
@@ -102,7 +103,11 @@ def test_per_column_sigma_keeps_unnoised_large_columns_exact():
     sigma = np.array([0.25, 0.0, 0.0])
     threshold, X, label, exact = large_rows(1e6, 0.25, seed=5)
     clf = SmoothedClassifier(
-        FrozenEstimator(threshold_net(threshold)), sigma=sigma, n0=100, n=2000, alpha=0.001,
+        FrozenEstimator(threshold_net(threshold)),
+        sigma=sigma,
+        n0=100,
+        n=2000,
+        alpha=0.001,
         random_state=1,
     ).fit(X, label)
     result = clf.certify(X)
@@ -117,7 +122,11 @@ def test_the_check_catches_certificates_centred_on_the_rounded_row():
     alpha = 0.001
     threshold, X, label, exact = large_rows(1e6, 0.25, seed=7)
     clf = SmoothedClassifier(
-        FrozenEstimator(threshold_net(threshold)), sigma=0.25, n0=100, n=2000, alpha=alpha,
+        FrozenEstimator(threshold_net(threshold)),
+        sigma=0.25,
+        n0=100,
+        n=2000,
+        alpha=alpha,
         random_state=0,
     ).fit(X, label)
     rounded = clf.certify(X.astype(np.float32).astype(np.float64))
@@ -161,6 +170,10 @@ def bfloat16_boundary(threshold: float) -> float:
     return (float(first) + float(below)) / 2
 
 
+@pytest.mark.skipif(
+    not cpu_has_native_bfloat16(),
+    reason="this CPU has no native bfloat16, so precision='bfloat16' runs in float32",
+)
 def test_bfloat16_certificates_hold_for_the_bfloat16_model_only():
     # precision="bfloat16" certifies the model as it runs in bfloat16, whose
     # boundary sits half a bfloat16 step (0.0039 at 1.0) above the float32 one.
@@ -174,7 +187,12 @@ def test_bfloat16_certificates_hold_for_the_bfloat16_model_only():
         LinearThresholdModule, classes=[0, 1], criterion=nn.CrossEntropyLoss
     ).initialize()
     clf = SmoothedClassifier(
-        FrozenEstimator(net), sigma=sigma, n0=100, n=2000, alpha=alpha, precision="bfloat16",
+        FrozenEstimator(net),
+        sigma=sigma,
+        n0=100,
+        n=2000,
+        alpha=alpha,
+        precision="bfloat16",
         random_state=0,
     ).fit(X, (X[:, 0] > boundary_bf16).astype(int))
     result = clf.certify(X)

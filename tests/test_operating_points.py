@@ -1,0 +1,145 @@
+"""Soft smoothing, certificates at a decision threshold and threshold classifiers, end to end.
+
+The statistics have their own oracle tests (tests/certification/test_threshold.py
+and test_scores.py); here the estimator wires them: bit-for-bit agreement at
+1/2, threshold classifiers certified at their own threshold, and clear errors.
+"""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import (
+    FixedThresholdClassifier,
+    GridSearchCV,
+    TunedThresholdClassifierCV,
+)
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+from sksmooth import SmoothedClassifier, certify
+from sksmooth.metrics import make_certified_scorer
+from sksmooth.nets import make_mlp_classifier
+
+
+@pytest.fixture(scope="module")
+def task():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = (X[:, 0] + 0.3 * rng.normal(size=300) > 0.8).astype(int)
+    return X, y
+
+
+def smoothed(**params):
+    return SmoothedClassifier(
+        LogisticRegression(), sigma=0.5, n0=50, n=500, random_state=0, **params
+    )
+
+
+@pytest.mark.parametrize("noise", ["gaussian", "laplace", "uniform"])
+def test_threshold_one_half_is_the_plain_certificate_bit_for_bit(task, noise):
+    X, y = task
+    clf = smoothed(noise=noise).fit(X, y)
+    plain, at_half = clf.certify(X[:40]), clf.certify(X[:40], threshold=0.5)
+    for field in ("label", "radius", "p_lower", "abstained", "n_samples"):
+        np.testing.assert_array_equal(getattr(plain, field), getattr(at_half, field))
+    decided = clf.certify(X[:40], radius=0.1), clf.certify(X[:40], radius=0.1, threshold=0.5)
+    for field in ("label", "radius", "p_lower", "abstained", "n_samples"):
+        np.testing.assert_array_equal(getattr(decided[0], field), getattr(decided[1], field))
+
+
+def test_a_low_threshold_flags_more_rows_and_labels_by_the_threshold(task):
+    X, y = task
+    clf = smoothed().fit(X, y)
+    share = clf.predict_proba(X)[:, 1]
+    result = clf.certify(X, threshold=0.1)
+    assert result.threshold == 0.1
+    certified = ~result.abstained
+    # Where certified, the label is the decision at 0.1 of the (well estimated) share.
+    clear = certified & (np.abs(share - 0.1) > 0.1)
+    np.testing.assert_array_equal(result.label[clear], (share[clear] >= 0.1).astype(int))
+    assert (result.label == 1).sum() > (clf.certify(X).label == 1).sum()
+
+
+def test_soft_scores_are_mean_probabilities_and_certify(task):
+    X, y = task
+    clf = smoothed(smoothing="soft").fit(X, y)
+    proba = clf.predict_proba(X[:20])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    # Continuous: not a multiple of 1 / n_samples.
+    assert len(np.unique(proba[:, 1])) == 20
+    np.testing.assert_array_equal(clf.predict(X[:20]), clf.classes_[proba.argmax(axis=1)])
+    result = clf.certify(X[:20], y[:20], threshold=0.3)
+    assert result.smoothing == "soft" and (~result.abstained).any()
+    again = clf.certify(X[:20], y[:20], threshold=0.3)
+    np.testing.assert_array_equal(result.radius, again.radius)
+
+
+def test_soft_scores_of_a_net_are_its_mean_softmax(task):
+    X, y = task
+    net = make_mlp_classifier((8,), max_epochs=2)
+    clf = SmoothedClassifier(net, sigma=0.5, n0=20, n=200, n_samples=64, random_state=0)
+    clf.set_params(smoothing="soft").fit(X.astype(np.float32), y)
+    proba = clf.predict_proba(X[:10])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert len(np.unique(proba[:, 1])) == 10
+    assert len(clf.certify(X[:10], threshold=0.3)) == 10
+
+
+def test_threshold_classifiers_are_certified_at_their_threshold(task):
+    X, y = task
+    pipe = make_pipeline(StandardScaler(), smoothed())
+    fixed = FixedThresholdClassifier(pipe, threshold=0.2).fit(X, y)
+    ours = certify(fixed, X[:30], y[:30])
+    direct = certify(fixed.estimator_, X[:30], y[:30], threshold=0.2)
+    np.testing.assert_array_equal(ours.radius, direct.radius)
+    assert ours.threshold == 0.2
+    tuned = TunedThresholdClassifierCV(smoothed(n_samples=100), cv=2, thresholds=5).fit(X, y)
+    result = certify(tuned, X[:30])
+    assert result.threshold == pytest.approx(tuned.best_threshold_)
+    with pytest.raises(ValueError, match="decides at"):
+        certify(fixed, X[:30], threshold=0.4)
+
+
+def test_grid_search_over_sigma_with_certified_recall_at_a_threshold(task):
+    X, y = task
+    scorer = make_certified_scorer(0.1, metric="recall", threshold=0.2, n=200)
+    search = GridSearchCV(smoothed(n_samples=100), {"sigma": [0.25, 0.5]}, scoring=scorer, cv=2)
+    search.fit(X, y)
+    assert set(search.cv_results_["param_sigma"]) == {0.25, 0.5}
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+
+
+@pytest.mark.parametrize("threshold", [0, 1, -0.1, 1.5, float("nan")])
+def test_thresholds_outside_the_open_unit_interval_are_refused(task, threshold):
+    X, y = task
+    clf = smoothed().fit(X, y)
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        clf.certify(X[:3], threshold=threshold)
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        make_certified_scorer(0.1, threshold=threshold)
+
+
+def test_a_threshold_for_three_classes_is_refused(task):
+    X, y = task
+    y3 = np.digitize(X[:, 1], [-0.5, 0.5])
+    clf = smoothed().fit(X, y3)
+    with pytest.raises(ValueError, match="two classes; this problem has 3"):
+        clf.certify(X[:3], threshold=0.3)
+
+
+def test_soft_smoothing_needs_predict_proba(task):
+    X, y = task
+    with pytest.raises(TypeError, match="no predict_proba"):
+        SmoothedClassifier(LinearSVC(), smoothing="soft").fit(X, y)
+    with pytest.raises(ValueError, match='smoothing must be "hard" or "soft"'):
+        SmoothedClassifier(LogisticRegression(), smoothing="mean").fit(X, y)
+
+
+def test_modes_that_count_votes_refuse_soft_scores_and_thresholds(task):
+    X, y = task
+    soft = smoothed(smoothing="soft").fit(X, y)
+    with pytest.raises(ValueError, match="decision mode"):
+        soft.certify(X[:3], radius=0.1)
+    with pytest.raises(ValueError, match="Adaptive mode"):
+        smoothed().fit(X, y).certify(X[:3], n_max=400, threshold=0.3)
