@@ -57,7 +57,7 @@ from .utils._buffers import (
     check_tensor_buffer,
     check_torch_generator,
 )
-from .utils._validation import check_flag, check_radius, check_sample_counts
+from .utils._validation import check_flag, check_radius, check_sample_counts, check_threshold
 
 __all__ = [
     "CategoricalReplacement",
@@ -170,11 +170,24 @@ class Noise:
         """
         raise NotImplementedError
 
-    def _check_query(self, radius, norm, n_noised) -> str:
+    def _check_query(self, radius, norm, n_noised, threshold=0.5) -> str:
         """What :meth:`required_probability` is asked, checked; the norm resolved."""
         check_radius(radius)
         check_sample_counts(n_noised=n_noised)
+        check_threshold(threshold)
         return self.check_norm(norm)
+
+
+def _thresholds(threshold) -> np.ndarray:
+    """Thresholds of :meth:`Noise.radius` as floats strictly inside (0, 1), or a clear error."""
+    if isinstance(threshold, (numbers.Real, np.ndarray)) and not isinstance(threshold, bool):
+        values = np.asarray(threshold)
+        if values.dtype.kind in "fiu":
+            values = values.astype(float)
+            if np.all((values > 0.0) & (values < 1.0)):
+                return values
+            raise ValueError("threshold must lie strictly between 0 and 1.")
+    raise TypeError(f"threshold must be a number or an array of numbers, got {threshold!r:.80}.")
 
 
 class GaussianNoise(Noise):
@@ -211,6 +224,7 @@ class GaussianNoise(Noise):
     def radius(self, p, norm, n_noised, *, threshold=0.5):
         # x -> Phi^-1(H(x + noise)) is 1-Lipschitz in L2 for any H in [0, 1]
         # (Salman et al., 2019, Lemma 2); Phi^-1(1/2) is exactly 0.
+        threshold = _thresholds(threshold)
         return self.from_l2(special.ndtri(p) - special.ndtri(threshold), norm, n_noised)
 
     @staticmethod
@@ -222,7 +236,7 @@ class GaussianNoise(Noise):
         return l2 if norm == "l2" else l2 / math.sqrt(n_noised)
 
     def required_probability(self, radius, norm, n_noised, *, threshold=0.5):
-        norm = self._check_query(radius, norm, n_noised)
+        norm = self._check_query(radius, norm, n_noised, threshold)
         l2 = radius if norm == "l2" else radius * math.sqrt(n_noised)
         return float(special.ndtr(special.ndtri(threshold) + l2))
 
@@ -261,7 +275,7 @@ class LaplaceNoise(Noise):
         # max(p e^(-sqrt(2) r), 1 - (1 - p) e^(sqrt(2) r)) at x + delta. At 1/2
         # the second is Teng et al.'s radius; the first is larger only below 1/2.
         p = np.asarray(p, dtype=float)
-        threshold = np.asarray(threshold, dtype=float)
+        threshold = _thresholds(threshold)
         l1 = -np.log((1.0 - p) / (1.0 - threshold)) / SQRT2
         low = threshold < 0.5
         if np.any(low):
@@ -270,7 +284,7 @@ class LaplaceNoise(Noise):
         return l1 if norm == "l1" else l1 / n_noised
 
     def required_probability(self, radius, norm, n_noised, *, threshold=0.5):
-        norm = self._check_query(radius, norm, n_noised)
+        norm = self._check_query(radius, norm, n_noised, threshold)
         l1 = radius if norm == "l1" else radius * n_noised
         required = 1.0 - (1.0 - threshold) * math.exp(-SQRT2 * l1)
         if threshold < 0.5:
@@ -308,14 +322,14 @@ class UniformNoise(Noise):
         # overlap, 1 - prod_j (1 - |delta_j| / (2 l)); it stays at or above the
         # threshold while that overlap is at least 1 - (p - threshold).
         p = np.asarray(p, dtype=float)
-        margin = p - np.asarray(threshold, dtype=float)
+        margin = p - _thresholds(threshold)
         if norm == "l1":
             return 2.0 * SQRT3 * margin
         # 1 - (1 - margin)^(1/d), accurate for large d.
         return -2.0 * SQRT3 * np.expm1(np.log(1.0 - margin) / n_noised)
 
     def required_probability(self, radius, norm, n_noised, *, threshold=0.5):
-        norm = self._check_query(radius, norm, n_noised)
+        norm = self._check_query(radius, norm, n_noised, threshold)
         half_width = radius / (2.0 * SQRT3)
         if norm == "l1":
             return threshold + half_width
