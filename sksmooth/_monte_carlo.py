@@ -361,6 +361,8 @@ def fixed_point_scores(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     >>> k.tolist(), square.tolist()
     ([[2147483648, 4294967296]], [[1073741824, 4294967296]])
     """
+    if not bool(torch.isfinite(scores).all()):
+        raise ValueError("The base classifier returned class probabilities that are not finite.")
     scale = float(SCORE_SCALE)
     fixed = torch.floor(scores.double().clamp(0.0, 1.0) * scale).long()
     high, low = fixed >> 16, fixed & 0xFFFF

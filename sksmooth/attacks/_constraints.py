@@ -57,9 +57,7 @@ def random_start(X, *, eps, norm, mask, generator):
         delta = torch.rand(X.shape, generator=generator, dtype=X.dtype, device=X.device) * 2 - 1
         return delta * eps
     # An isotropic Gaussian direction, scaled to a uniform radius below.
-    delta = GaussianNoise().draw_(
-        torch.empty(X.shape, dtype=X.dtype, device=X.device), generator
-    )
+    delta = GaussianNoise().draw_(torch.empty(X.shape, dtype=X.dtype, device=X.device), generator)
     if mask is not None:
         delta = delta * mask
     free = int(mask.sum()) if mask is not None else X.shape[1]

@@ -553,7 +553,7 @@ def largest_radius(
     level = look_level(alpha, n) if sequential else alpha
     if soft:
         ones = np.array([n * SCORE_SCALE])
-        p_lower = empirical_bernstein_lower(ones, ones, n, level)
+        p_lower = empirical_bernstein_lower(ones, ones, n, level)[0]
     else:
         p_lower = clopper_pearson_lower(n, n, level)
     if threshold is None:
