@@ -70,6 +70,10 @@ from .certification._certify import (
     samples_for_radius,
 )
 from .certification._scores import ScoreSums
+from .certification._sequential_predict import (
+    sequential_predict_scores,
+    sequential_predict_votes,
+)
 from .denoising import (
     DenoisedVoter,
     categorical_columns,
@@ -261,6 +265,19 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         2019); :meth:`certify` then bounds the mean score with the empirical
         Bernstein bound (Maurer & Pontil, 2009) and the radii are the same
         formulas of that bound (see the user guide on fraud operating points).
+    sequential_predict : bool, default=False
+        False: :meth:`predict` and :meth:`predict_proba` classify
+        ``n_samples`` noisy copies of every row. True: they draw a row's
+        copies in rounds (12 first for two classes at ``alpha=0.001``, 26
+        with ``smoothing="soft"``, then a quarter more per round) and stop
+        once a class is shown to have a smoothed probability (mean score)
+        above 1/2 by an anytime-valid test at level ``alpha``; rows that no
+        round decides draw ``n_samples`` in all and take the class with most
+        votes, as the fixed predict does (``abstain_label``: they abstain).
+        Far fewer samples on rows the model is sure of, and the same labels
+        but for the few rows whose probability is near 1/2; the
+        probabilities of decided rows are over fewer samples, so coarser
+        for ranking (see the user guide on fraud operating points).
 
     Attributes
     ----------
@@ -342,6 +359,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         denoiser=None,
         denoiser_objective="mse",
         smoothing="hard",
+        sequential_predict=False,
     ):
         self.estimator = estimator
         self.sigma = sigma
@@ -365,6 +383,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.denoiser = denoiser
         self.denoiser_objective = denoiser_objective
         self.smoothing = smoothing
+        self.sequential_predict = sequential_predict
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -555,6 +574,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
         check_class_weight(self.class_weight)
         check_flag(self.fresh_noise, "fresh_noise")
+        check_flag(self.sequential_predict, "sequential_predict")
         if self.abstain_label is not None:
             check_label(self.abstain_label, "abstain_label")
         if not (isinstance(self.smoothing, str) and self.smoothing in ("hard", "soft")):
@@ -831,6 +851,8 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self)
         self._check_params()
         X = self._validated_rows(X)
+        if self.sequential_predict:
+            return self._sequential_predictions(X).proba
         counts = self._count_votes(X, "predict", self.n_samples, seed=self._call_seed())
         if isinstance(counts, ScoreSums):
             return counts.probabilities()
@@ -850,7 +872,10 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             The class with most votes among ``n_samples`` noisy copies of each
             row (the argmax of :meth:`predict_proba`). If ``abstain_label`` is
             set, rows whose top class does not beat the runner-up in a binomial
-            test at level ``alpha`` get ``abstain_label``.
+            test at level ``alpha`` get ``abstain_label``. With
+            ``sequential_predict=True``, the class each row's rounds decided, or
+            the one with most votes over ``n_samples`` where none did (those
+            rows get ``abstain_label`` if set).
         """
         check_is_fitted(self)
         self._check_params()
@@ -862,15 +887,34 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 f"abstain_label={self.abstain_label!r} is one of the classes; choose a "
                 "label that cannot be confused with a prediction."
             )
-        counts = self._count_votes(X, "predict", self.n_samples, seed=self._call_seed())
-        if isinstance(counts, ScoreSums):
-            top, abstain = predict_scores(counts, self.alpha)
+        if self.sequential_predict:
+            predictions = self._sequential_predictions(X)
+            top, abstain = predictions.top, ~predictions.decided
         else:
-            top, abstain = predict_votes(counts, self.alpha)
+            counts = self._count_votes(X, "predict", self.n_samples, seed=self._call_seed())
+            if isinstance(counts, ScoreSums):
+                top, abstain = predict_scores(counts, self.alpha)
+            else:
+                top, abstain = predict_votes(counts, self.alpha)
         labels = self.classes_[top]
         if self.abstain_label is None:
             return labels
         return _with_abstentions(labels, abstain, self.abstain_label)
+
+    def _sequential_predictions(self, X: np.ndarray):
+        """Sequential PREDICT: each row's rounds from its own streams, up to ``n_samples``."""
+        seed = self._call_seed()
+
+        def draw(rows, round_index, n_new):
+            # Every round has its own per-row stream: independent of the rounds before.
+            return self._count_votes(X[rows], f"predict{round_index}", n_new, seed=seed)
+
+        predict_rows = (
+            sequential_predict_scores if self.smoothing == "soft" else sequential_predict_votes
+        )
+        return predict_rows(
+            draw, len(X), len(self.classes_), n_cap=self.n_samples, alpha=self.alpha
+        )
 
     # -------------------------------------------------------------- certify
 

@@ -15,6 +15,7 @@ FAST = {"sigma": 0.1, "n0": 20, "n": 200, "n_samples": 100, "random_state": 0}
 ESTIMATORS = [
     SmoothedClassifier(LogisticRegression(), **FAST),
     SmoothedClassifier(tiny_net(), **FAST),
+    SmoothedClassifier(LogisticRegression(), sequential_predict=True, **FAST),
     SmoothedClassifier(LogisticRegression(), denoiser=make_denoiser((8,), max_epochs=2), **FAST),
     GradientMaskedClassifier(tiny_net(), method="quantize", levels=8, random_state=0),
     GradientMaskedClassifier(tiny_net(), method="thermometer", levels=8, random_state=0),

@@ -7,6 +7,7 @@ and test_scores.py); here the estimator wires them: bit-for-bit agreement at
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import (
     FixedThresholdClassifier,
@@ -143,3 +144,62 @@ def test_modes_that_count_votes_refuse_soft_scores_and_thresholds(task):
         soft.certify(X[:3], radius=0.1)
     with pytest.raises(ValueError, match="Adaptive mode"):
         smoothed().fit(X, y).certify(X[:3], n_max=400, threshold=0.3)
+
+
+# --- sequential predict -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("smoothing", ["hard", "soft"])
+def test_sequential_predict_agrees_with_the_fixed_predict_for_fewer_samples(task, smoothing):
+    X, y = task
+    fixed = smoothed(smoothing=smoothing, n_samples=1000).fit(X, y)
+    sequential = clone(fixed).set_params(sequential_predict=True).fit(X, y)
+    counter = _ForwardCounter(sequential)
+    labels = sequential.predict(X)
+    assert np.mean(labels == fixed.predict(X)) >= 0.98
+    assert counter.rows / len(X) < 300  # against 1000 for the fixed predict
+    proba = sequential.predict_proba(X)
+    np.testing.assert_array_equal(labels, sequential.classes_[proba.argmax(axis=1)])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+class _ForwardCounter:
+    """Counts the noisy rows the fitted base estimator classifies."""
+
+    def __init__(self, clf):
+        self.rows = 0
+        base = clf.estimator_
+        for name in ("predict", "predict_proba"):
+            method = getattr(base, name)
+
+            def counted(Z, _method=method):
+                self.rows += len(Z)
+                return _method(Z)
+
+            setattr(base, name, counted)
+
+
+@pytest.mark.parametrize("smoothing", ["hard", "soft"])
+def test_sequential_predict_is_reproducible_per_row(task, smoothing):
+    X, y = task
+    clf = smoothed(smoothing=smoothing, sequential_predict=True).fit(X, y)
+    labels, proba = clf.predict(X), clf.predict_proba(X)
+    order = np.random.default_rng(1).permutation(len(X))[:50]
+    np.testing.assert_array_equal(clf.predict(X[order]), labels[order])
+    np.testing.assert_array_equal(clf.predict_proba(X[order]), proba[order])
+    np.testing.assert_array_equal(clf.set_params(n_jobs=2).predict_proba(X), proba)
+
+
+def test_sequential_predict_abstains_where_no_round_decides(task):
+    X, y = task
+    clf = smoothed(sequential_predict=True, abstain_label=-1, n_samples=200).fit(X, y)
+    labels = clf.predict(X)
+    shares = clf.predict_proba(X)[:, 1]
+    assert np.all(labels[np.abs(shares - 0.5) < 0.05] == -1)  # near 1/2: undecidable in 200
+    assert np.all(labels[shares > 0.95] == 1) and np.all(labels[shares < 0.05] == 0)
+
+
+def test_sequential_predict_must_be_a_flag(task):
+    X, y = task
+    with pytest.raises((TypeError, ValueError), match="sequential_predict"):
+        smoothed(sequential_predict="yes").fit(X, y)

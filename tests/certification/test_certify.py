@@ -15,7 +15,6 @@ correct implementation fails a check with at most that probability.
 """
 
 import math
-import zlib
 
 import numpy as np
 import pytest
@@ -25,7 +24,7 @@ from sksmooth.certification import certify_votes, predict_votes, sequential_cert
 from sksmooth.certification._sequential import adaptive_rule
 from sksmooth.noise import LaplaceNoise, NoiseModel, make_noise_model
 
-from .oracles import NOISE_NORMS
+from .oracles import NOISE_NORMS, seed_of
 
 FALSE_ALARM = 1e-4
 N_ROWS = 20_000
@@ -103,11 +102,6 @@ def two_sided_interval(n_rows, probability):
     low = stats.binom.ppf(FALSE_ALARM / 2, n_rows, probability)
     high = stats.binom.isf(FALSE_ALARM / 2, n_rows, probability)
     return int(low), int(high)
-
-
-def seed_of(*case):
-    """A seed of its own for each test case, the same on every run."""
-    return zlib.crc32(repr(case).encode())
 
 
 def max_unsound(n_rows, alpha):

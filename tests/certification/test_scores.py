@@ -18,7 +18,6 @@ that are almost always 1, where a sample often shows no variance at all.
 """
 
 import math
-import zlib
 
 import numpy as np
 import pytest
@@ -30,14 +29,11 @@ from sksmooth.certification._certify import largest_radius
 from sksmooth.certification._scores import SCORE_SCALE, ScoreSums, empirical_bernstein_lower
 from sksmooth.noise import make_noise_model
 
+from .oracles import seed_of
+
 FALSE_ALARM = 1e-4
 ALPHA = 0.1
 N_REPLICATIONS, N = 20_000, 200
-
-
-def seed_of(*case):
-    """A seed of its own for each test case, the same on every run."""
-    return zlib.crc32(repr(case).encode())
 
 
 def max_failures(n, alpha):

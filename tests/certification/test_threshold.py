@@ -36,7 +36,6 @@ same side of 1/2).
 """
 
 import math
-import zlib
 
 import numpy as np
 import pytest
@@ -48,16 +47,13 @@ from sksmooth.certification._certify import certify_scores, class_thresholds
 from sksmooth.certification._scores import SCORE_SCALE, ScoreSums
 from sksmooth.noise import get_noise, make_noise_model
 
+from .oracles import seed_of
+
 FALSE_ALARM = 1e-4
 ALPHA = 0.1
 N_ROWS, N0, N = 4000, 100, 2000
 THRESHOLDS = [0.1, 0.3, 0.5, 0.8]
 SQRT2, SQRT3 = math.sqrt(2.0), math.sqrt(3.0)
-
-
-def seed_of(*case):
-    """A seed of its own for each test case, the same on every run."""
-    return zlib.crc32(repr(case).encode())
 
 
 def max_wrong(n_rows, alpha):
