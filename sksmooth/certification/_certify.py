@@ -140,13 +140,24 @@ def class_thresholds(threshold, n_classes: int) -> np.ndarray | None:
 def select_candidates(shares: np.ndarray, thresholds: np.ndarray | None) -> np.ndarray:
     """Each row's candidate: the top class, or at a threshold the side its shares favour.
 
-    With thresholds the candidate is the class furthest above its own
-    (class 1 exactly where its share exceeds the threshold; a tie goes to
-    class 0, as a tie of votes does).
+    At a threshold, class 1 exactly where its share, as a float (what
+    ``predict_proba`` reports), exceeds the threshold; a share equal to it
+    goes to class 0, as a tie of votes does. For vote shares ``v1 / n`` at
+    1/2 this is the top class exactly: ``v1 > n / 2`` puts the quotient at
+    least ``1 / n`` above 1/2 before rounding, too far for rounding to reach
+    1/2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksmooth.certification._certify import select_candidates
+    >>> shares = np.array([[3, 7], [2, 8]]) / 10  # 7 / 10 is the float 0.7: a tie
+    >>> select_candidates(shares, np.array([0.3, 0.7])).tolist()
+    [0, 1]
     """
     if thresholds is None:
         return shares.argmax(axis=1)
-    return (shares - thresholds).argmax(axis=1)
+    return (shares[:, 1] > thresholds[1]).astype(np.int64)
 
 
 def _certificates(
@@ -302,7 +313,9 @@ def certify_scores(
     if estimation.sums.shape[1] != selection.sums.shape[1]:
         raise ValueError("selection and estimation must have the same classes.")
     thresholds = class_thresholds(threshold, selection.sums.shape[1])
-    candidate = select_candidates(selection.means(), thresholds)
+    candidate = select_candidates(
+        selection.means() if thresholds is None else selection.probabilities(), thresholds
+    )
     rows = np.arange(len(candidate))
     p_lower = empirical_bernstein_lower(
         estimation.sums[rows, candidate], estimation.squares[rows, candidate], estimation.n, alpha

@@ -428,14 +428,7 @@ def test_decision_mode_at_one_half_is_the_top_class_decision_bit_for_bit(noise, 
         0.6,
         0.8,
         0.9,
-        pytest.param(
-            0.7,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="select_candidates compares share - t with (1 - share) - (1 - t) in "
-                "floats; at share == 0.7 the rounding of 1 - 0.7 sends the tie to class 1",
-            ),
-        ),
+        0.7,
     ],
 )
 def test_a_tie_with_the_threshold_goes_to_class_0(t):
