@@ -64,8 +64,11 @@ def test_callback_follows_the_noise_and_its_per_column_scales(noise):
     batch = torch.zeros(20_000, 3)
     callback.on_batch_begin(net=None, batch=(batch, None), training=True)
     assert torch.equal(batch[:, 1], torch.zeros(20_000))  # sigma 0: the column is untouched
-    reference = {"gaussian": stats.norm(), "laplace": stats.laplace(scale=2**-0.5),
-                 "uniform": stats.uniform(-(3**0.5), 2 * 3**0.5)}[noise]
+    reference = {
+        "gaussian": stats.norm(),
+        "laplace": stats.laplace(scale=2**-0.5),
+        "uniform": stats.uniform(-(3**0.5), 2 * 3**0.5),
+    }[noise]
     for column in (0, 2):
         sample = batch[:, column].double().numpy() / sigma[column]
         assert stats.kstest(sample, reference.cdf).pvalue > 1e-4  # false-alarm rate 1e-4
@@ -77,8 +80,11 @@ def test_noisy_copies_follow_the_noise(noise):
     X = np.zeros((20_000, 2))
     copy = model.noisy_copy(X, np.random.default_rng(0))
     assert np.all(copy[:, 1] == 0) and np.all(X == 0)
-    reference = {"gaussian": stats.norm(), "laplace": stats.laplace(scale=2**-0.5),
-                 "uniform": stats.uniform(-(3**0.5), 2 * 3**0.5)}[noise]
+    reference = {
+        "gaussian": stats.norm(),
+        "laplace": stats.laplace(scale=2**-0.5),
+        "uniform": stats.uniform(-(3**0.5), 2 * 3**0.5),
+    }[noise]
     assert stats.kstest(copy[:, 0], reference.cdf).pvalue > 1e-4
 
 
