@@ -1210,9 +1210,11 @@ def certify(estimator, X, y=None, **certify_params) -> CertificationResult:
         Fitted; a pipeline's last step must be a :class:`SmoothedClassifier`.
         A fitted :class:`~sklearn.model_selection.FixedThresholdClassifier`
         or :class:`~sklearn.model_selection.TunedThresholdClassifierCV`
-        around either is certified at its own threshold: ``label`` is then
-        the decision it makes (the positive class where the smoothed score
-        is at or above the threshold) and ``radius`` how far it holds.
+        around either (or around a :class:`~sklearn.frozen.FrozenEstimator`
+        of either, the way to tune the threshold of a fitted model) is
+        certified at its own threshold: ``label`` is then the decision it
+        makes (the positive class where the smoothed score is at or above
+        the threshold) and ``radius`` how far it holds.
     X : array-like of shape (n_rows, n_features)
         Rows to certify, as the estimator takes them.
     y : array-like of shape (n_rows,), default=None
@@ -1239,7 +1241,8 @@ def certify(estimator, X, y=None, **certify_params) -> CertificationResult:
     >>> len(certify(pipe, X[:5], y[:5], n=200))
     5
     """
-    estimator, certify_params = _at_decision_threshold(estimator, certify_params)
+    estimator, certify_params = _at_decision_threshold(_unfrozen(estimator), certify_params)
+    estimator = _unfrozen(estimator)
     final = final_step(estimator)
     if not isinstance(final, SmoothedClassifier):
         hint = (
@@ -1256,6 +1259,12 @@ def certify(estimator, X, y=None, **certify_params) -> CertificationResult:
     if preprocessing is None:
         return result
     return replace(result, feature_map=feature_map(preprocessing, X))
+
+
+def _unfrozen(estimator):
+    """The model inside a :class:`~sklearn.frozen.FrozenEstimator` (how a fitted model is
+    handed to a threshold tuner), else the estimator itself."""
+    return estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
 
 
 def _at_decision_threshold(estimator, certify_params: dict) -> tuple:

@@ -8,6 +8,7 @@ and test_scores.py); here the estimator wires them: bit-for-bit agreement at
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import (
     FixedThresholdClassifier,
@@ -203,3 +204,15 @@ def test_sequential_predict_must_be_a_flag(task):
     X, y = task
     with pytest.raises((TypeError, ValueError), match="sequential_predict"):
         smoothed(sequential_predict="yes").fit(X, y)
+
+
+def test_a_threshold_tuned_on_a_frozen_model_is_certified_at_it(task):
+    X, y = task
+    clf = smoothed().fit(X, y)
+    fixed = FixedThresholdClassifier(FrozenEstimator(clf), threshold=0.3).fit(X, y)
+    via_frozen = certify(fixed, X[:20], y[:20])
+    direct = clf.certify(X[:20], y[:20], threshold=0.3)
+    np.testing.assert_array_equal(via_frozen.label, direct.label)
+    np.testing.assert_array_equal(via_frozen.radius, direct.radius)
+    tuned = TunedThresholdClassifierCV(FrozenEstimator(clf), scoring="f1", cv=2).fit(X, y)
+    assert certify(tuned, X[:5]).threshold == pytest.approx(tuned.best_threshold_)
