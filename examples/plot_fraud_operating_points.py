@@ -52,7 +52,7 @@ model = make_pipeline(make_fraud_preprocessor(), smoothed).fit(X_train, y_train)
 # Ranking: precision-recall curves of the net without noise, of the hard
 # vote share and of the soft score, on the same test rows. The vote share
 # is a multiple of 1 / n_samples, so rows tie; on these easy frauds (5% of
-# rows) it still ranks well, while on the harder 1% frauds of
+# rows) it still ranks well, while on the rarer 1.5% frauds of
 # ``benchmarks/bench_operating_points.py`` it lost 0.05 of PR-AUC to the net
 # and the soft score 0.004.
 net_score = smoothed.estimator_.predict_proba(model[:-1].transform(X_test).astype(np.float32))[:, 1]

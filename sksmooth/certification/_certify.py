@@ -108,6 +108,15 @@ def _check_noise_and_norm(noise_model, norm) -> str:
     return noise_model.noise.check_norm(norm)
 
 
+def _check_same_classes(n_selection: int, n_estimation: int, suffix: str = "") -> None:
+    """The selection and estimation rounds of CERTIFY count the same classes."""
+    if n_selection != n_estimation:
+        raise ValueError(
+            f"selection{suffix} and estimation{suffix} must have the same classes, "
+            f"got {n_selection} and {n_estimation}."
+        )
+
+
 def _check_draw(draw_votes) -> None:
     if not callable(draw_votes):
         raise TypeError(f"draw_votes must be a callable, got {draw_votes!r}.")
@@ -236,8 +245,7 @@ def certify_votes(
     estimation_votes = check_votes(
         estimation_votes, "estimation_votes", n_rows=len(selection_votes)
     )
-    if estimation_votes.shape[1] != selection_votes.shape[1]:
-        raise ValueError("selection_votes and estimation_votes must have the same classes.")
+    _check_same_classes(selection_votes.shape[1], estimation_votes.shape[1], "_votes")
     thresholds = class_thresholds(threshold, selection_votes.shape[1])
     candidate = select_candidates(_shares(selection_votes), thresholds)
     n = estimation_votes.sum(axis=1)
@@ -310,8 +318,7 @@ def certify_scores(
     norm = _check_noise_and_norm(noise_model, norm)
     selection = check_score_sums(selection)
     estimation = check_score_sums(estimation, n_rows=len(selection.sums))
-    if estimation.sums.shape[1] != selection.sums.shape[1]:
-        raise ValueError("selection and estimation must have the same classes.")
+    _check_same_classes(selection.sums.shape[1], estimation.sums.shape[1])
     thresholds = class_thresholds(threshold, selection.sums.shape[1])
     candidate = select_candidates(
         selection.means() if thresholds is None else selection.probabilities(), thresholds
