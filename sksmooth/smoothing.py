@@ -57,6 +57,7 @@ from .certification import (
     CertificationResult,
     certify_scores,
     certify_votes,
+    decide_scores,
     decide_votes,
     predict_scores,
     predict_votes,
@@ -967,7 +968,10 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             votes at ``alpha = 0.001`` and a radius of one sigma, two
             classes). A row is certified at ``radius`` when
             ``result.radius >= radius``; see the user guide on sequential
-            certification.
+            certification. With ``smoothing="soft"`` the mean scores are bet
+            on (the first round is then 65 samples at one sigma), and a
+            certified row's ``p_lower`` is the probability the radius needs,
+            so its radius is ``radius`` itself.
         n_max : int, default=None
             Adaptive mode (when ``radius`` is None): the same rounds up to
             ``n_max``, a row stopping once more samples could add less than
@@ -1023,11 +1027,11 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 "Adaptive mode (n_max) certifies the top class; certify a threshold with "
                 "a fixed n, or decide a radius with radius=."
             )
-        if soft and (radius is not None or n_max is not None):
+        if soft and n_max is not None:
             raise ValueError(
-                'With smoothing="soft", certify bounds mean scores with a fixed n; decision '
-                "mode (radius=) and adaptive mode (n_max=) count votes. Certify with a fixed n "
-                'and compare result.radius with the radius, or use smoothing="hard".'
+                'With smoothing="soft", certify bounds mean scores with a fixed n or, at a '
+                "radius, in decision mode (radius=); adaptive mode (n_max=) counts votes. "
+                'Give radius= or a fixed n, or use smoothing="hard".'
             )
         X = self._validated_rows(X)
         if y is not None:
@@ -1061,10 +1065,10 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         else:
             n_classes = len(self.classes_)
             _warn_on_too_few_votes(
-                radius, n_cap, n_classes, self.alpha, noise_model, norm, threshold
+                radius, n_cap, n_classes, self.alpha, noise_model, norm, threshold, soft
             )
             largest = largest_decision_radius(
-                radius, n_cap, n_classes, self.alpha, noise_model, norm, threshold
+                radius, n_cap, n_classes, self.alpha, noise_model, norm, threshold, soft
             )
         seed = self._call_seed()  # one seed for every stream and look of this call
 
@@ -1075,7 +1079,7 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         n_selection = 0 if radius is not None else self.n0
         if radius is not None:
             # Every class is tested at once: no selection samples.
-            out = decide_votes(
+            out = (decide_scores if soft else decide_votes)(
                 draw_votes,
                 len(X),
                 len(self.classes_),
@@ -1418,9 +1422,10 @@ def _warn_on_too_few_votes(
     noise_model,
     norm: str,
     threshold=None,
+    soft: bool = False,
 ) -> None:
     """Decision mode: warn when ``n`` votes could not certify ``radius`` even all agreeing."""
-    needed = decision_votes_needed(radius, n_classes, alpha, noise_model, norm, threshold)
+    needed = decision_votes_needed(radius, n_classes, alpha, noise_model, norm, threshold, soft)
     if needed <= n_cap:
         return
     how = "no number of votes can" if needed == math.inf else f"it takes n >= {needed} to"

@@ -141,8 +141,8 @@ def test_soft_smoothing_needs_predict_proba(task):
 def test_modes_that_count_votes_refuse_soft_scores_and_thresholds(task):
     X, y = task
     soft = smoothed(smoothing="soft").fit(X, y)
-    with pytest.raises(ValueError, match="decision mode"):
-        soft.certify(X[:3], radius=0.1)
+    with pytest.raises(ValueError, match="adaptive mode"):
+        soft.certify(X[:3], n_max=400)
     with pytest.raises(ValueError, match="Adaptive mode"):
         smoothed().fit(X, y).certify(X[:3], n_max=400, threshold=0.3)
 
@@ -216,3 +216,18 @@ def test_a_threshold_tuned_on_a_frozen_model_is_certified_at_it(task):
     np.testing.assert_array_equal(via_frozen.radius, direct.radius)
     tuned = TunedThresholdClassifierCV(FrozenEstimator(clf), scoring="f1", cv=2).fit(X, y)
     assert certify(tuned, X[:5]).threshold == pytest.approx(tuned.best_threshold_)
+
+
+@pytest.mark.parametrize("threshold", [None, 0.3])
+def test_soft_decision_mode_certifies_at_the_radius_with_fewer_samples(task, threshold):
+    X, y = task
+    soft = smoothed(smoothing="soft").set_params(n=2000).fit(X, y)
+    decided = soft.certify(X, y, radius=0.1, threshold=threshold)
+    fixed = soft.certify(X, y, threshold=threshold)
+    certified = ~decided.abstained
+    assert certified.mean() > 0.5 and np.all(decided.radius[certified] >= 0.1 - 1e-12)
+    # Rows the fixed-n certificate puts far beyond the radius are decided the same way.
+    sure = fixed.radius > 0.5
+    assert certified[sure].all()
+    np.testing.assert_array_equal(decided.label[sure], fixed.label[sure])
+    assert decided.n_samples.mean() < 0.25 * 2000

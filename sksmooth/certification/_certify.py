@@ -16,6 +16,7 @@ import numpy as np
 from ..utils._validation import check_alpha, check_radius, check_sample_counts, check_threshold
 from ._betting import betting_decisions, first_round, largest_decision_bound
 from ._bounds import clopper_pearson_lower, top_two_binomial_pvalue
+from ._score_betting import ScoreBets, score_betting_decisions
 from ._scores import (
     SCORE_SCALE,
     ScoreSums,
@@ -30,6 +31,7 @@ __all__ = [
     "certify_scores",
     "certify_votes",
     "class_thresholds",
+    "decide_scores",
     "decide_votes",
     "decision_votes_needed",
     "largest_decision_radius",
@@ -443,6 +445,93 @@ def decide_votes(
         ``p_lower``, radius (at least ``radius`` where certified), abstentions
         and the votes each row used.
     """
+    norm, thresholds, needed = _decision_inputs(
+        draw_votes, n_rows, n_classes, n_cap, alpha, noise_model, norm, radius, threshold
+    )
+    label, p_lower, n_used = betting_decisions(
+        draw_votes, n_rows, n_classes, threshold=needed, n_cap=n_cap, alpha=alpha
+    )
+    return _certificates(label, p_lower, n_used, noise_model, norm, thresholds)
+
+
+def decide_scores(
+    draw_scores: Callable[[np.ndarray, int, int], ScoreSums],
+    n_rows: int,
+    n_classes: int,
+    *,
+    n_cap: int,
+    alpha: float,
+    noise_model,
+    norm: str,
+    radius: float,
+    threshold: float | None = None,
+) -> Certificates:
+    """Decision mode for soft smoothing: whether each row is certified at ``radius``.
+
+    Every class's mean score is tested at once against the probability the
+    radius needs, by betting on the score sums (see
+    :mod:`sksmooth.certification._score_betting`); a row stops once
+    certified, or once the empirical Bernstein upper bound of every class's
+    mean is at or below its threshold. With probability at least
+    ``1 - alpha`` per row, no returned certificate is wrong.
+
+    Parameters
+    ----------
+    draw_scores : callable
+        ``draw_scores(rows, round, n_new)``: the ScoreSums of ``n_new``
+        fresh noisy samples of the rows ``rows``, independent of every
+        earlier round.
+    n_rows : int
+        Rows to decide.
+    n_classes : int
+        Number of classes.
+    n_cap : int
+        Samples per row at most.
+    alpha : float
+        Failure probability per row.
+    noise_model : sksmooth.noise.NoiseModel
+        The noise the scores are drawn under.
+    norm : str
+        A norm ``noise_model`` certifies.
+    radius : float
+        The radius, in the units of :meth:`sksmooth.noise.NoiseModel.radius`.
+    threshold : float in (0, 1), default=None
+        Two classes only: decide the decision at ``threshold``, as
+        :func:`decide_votes` does.
+
+    Returns
+    -------
+    certificates : Certificates
+        Label, its ``p_lower`` (the probability the radius needs where
+        certified, so the radius is the one asked; else 0), radius,
+        abstentions and the samples each row used.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksmooth.certification import decide_scores
+    >>> from sksmooth.certification._scores import SCORE_SCALE, ScoreSums
+    >>> from sksmooth.noise import make_noise_model
+    >>> k = np.array([0, SCORE_SCALE])  # every score of class 1 is 1
+    >>> def draw(rows, round_index, n_new):
+    ...     block = np.ones((len(rows), 1), dtype=np.int64) * n_new
+    ...     return ScoreSums(block * k, block * k, n_new)
+    >>> out = decide_scores(draw, 1, 2, n_cap=1000, alpha=0.001, radius=0.25, norm="l2",
+    ...                     noise_model=make_noise_model("gaussian", 0.25, n_features=2))
+    >>> out.candidate, out.radius.round(3), out.n_samples
+    (array([1]), array([0.25]), array([65]))
+    """
+    norm, thresholds, needed = _decision_inputs(
+        draw_scores, n_rows, n_classes, n_cap, alpha, noise_model, norm, radius, threshold
+    )
+    label, p_lower, n_used = score_betting_decisions(
+        draw_scores, n_rows, n_classes, threshold=needed, n_cap=n_cap, alpha=alpha
+    )
+    return _certificates(label, p_lower, n_used, noise_model, norm, thresholds)
+
+
+def _decision_inputs(draw, n_rows, n_classes, n_cap, alpha, noise_model, norm, radius, threshold):
+    """Decision mode's checked norm, class thresholds and the probability each class needs."""
     check_alpha(alpha)
     check_sample_counts(n_classes=n_classes, n_cap=n_cap)
     if isinstance(n_rows, bool) or not isinstance(n_rows, numbers.Integral) or n_rows < 0:
@@ -450,14 +539,10 @@ def decide_votes(
     if n_classes < 2:
         raise ValueError(f"n_classes must be at least 2, got {n_classes}.")
     norm = _check_noise_and_norm(noise_model, norm)
-    _check_draw(draw_votes)
+    _check_draw(draw)
     check_radius(radius)
     thresholds = class_thresholds(threshold, n_classes)
-    needed = _decision_threshold(noise_model, radius, norm, thresholds)
-    label, p_lower, n_used = betting_decisions(
-        draw_votes, n_rows, n_classes, threshold=needed, n_cap=n_cap, alpha=alpha
-    )
-    return _certificates(label, p_lower, n_used, noise_model, norm, thresholds)
+    return norm, thresholds, _decision_threshold(noise_model, radius, norm, thresholds)
 
 
 def _decision_threshold(noise_model, radius: float, norm: str, thresholds=None):
@@ -473,9 +558,17 @@ def _decision_threshold(noise_model, radius: float, norm: str, thresholds=None):
 
 
 def decision_votes_needed(
-    radius: float, n_classes: int, alpha: float, noise_model, norm: str, threshold=None
+    radius: float,
+    n_classes: int,
+    alpha: float,
+    noise_model,
+    norm: str,
+    threshold=None,
+    soft: bool = False,
 ) -> int | float:
     """The fewest votes with which decision mode can certify ``radius`` (``inf``: none).
+
+    With ``soft``, the fewest samples of scores (every one of them 1).
 
     Examples
     --------
@@ -487,6 +580,9 @@ def decision_votes_needed(
     """
     thresholds = class_thresholds(threshold, n_classes)
     needed = np.atleast_1d(_decision_threshold(noise_model, radius, norm, thresholds))
+    if soft:
+        needed = np.broadcast_to(needed, (n_classes,))
+        return ScoreBets(None, 0, n_classes, needed, alpha).first or math.inf
     votes = [first_round(t, alpha, n_classes) for t in needed if t < 1]
     return min(votes) if votes else math.inf
 
@@ -499,8 +595,13 @@ def largest_decision_radius(
     noise_model,
     norm: str,
     threshold=None,
+    soft: bool = False,
 ) -> float:
     """The largest radius decision mode returns at ``radius`` (see ``largest_decision_bound``).
+
+    With ``soft``, certified rows report the probability the radius needs, so
+    the largest radius is ``radius`` itself (0 when ``n_cap`` samples cannot
+    certify it).
 
     Examples
     --------
@@ -512,6 +613,15 @@ def largest_decision_radius(
     """
     thresholds = class_thresholds(threshold, n_classes)
     needed = _decision_threshold(noise_model, radius, norm, thresholds)
+    if soft:
+        first = decision_votes_needed(radius, n_classes, alpha, noise_model, norm, threshold, soft)
+        if first > n_cap:
+            return 0.0
+        if thresholds is None:
+            return float(noise_model.radius(needed, norm))
+        sides = np.asarray(needed) < 1
+        bounds = np.asarray(needed)[sides]
+        return float(noise_model.radius(bounds, norm, threshold=thresholds[sides]).max())
     if thresholds is None:
         bound = largest_decision_bound(needed, alpha, n_classes, n_cap)
         return float(noise_model.radius(bound, norm))

@@ -15,24 +15,10 @@ PREDICT does; with an abstention label they abstain.
 ``b`` is exact: ``(1 + b / 2)^k (1 - b / 2)^(n - k)`` for ``k`` votes of
 ``n``, the bets and accounts of decision mode.
 
-**Soft scores** ``X`` lie in [0, 1], and only their sums and sums of squares
-are kept. With ``xi = (X - 1/2) / (1/2)`` in [-1, 1] and a bet ``lambda`` in [0, 1),
-Fan, Grama & Liu's inequality (Stochastic Processes and their Applications,
-2015, Lemma 4.1), ``log(1 + lambda xi) >= lambda xi + (log(1 - lambda) +
-lambda) xi^2``, bounds each sample's factor ``1 + lambda xi`` from below by
-a function of ``xi`` and ``xi^2`` only, so the product over a round follows
-from the sums. Under ``H0_c`` (``E[X] <= 1/2``) the bounded factors have
-mean at most ``E[1 + lambda xi] <= 1``: a test supermartingale still
-(Waudby-Smith & Ramdas, JRSS-B 2024, build their empirical Bernstein
-confidence sequences the same way). The fixed-point sums only lower the
-wealth: ``sum xi`` is taken from the floored scores, ``sum xi^2`` from an
-upper bound of the squares.
-
-The bold account bets ``lambda = 1/2``, which grows fastest when every score
-is 1 (``2 lambda + log(1 - lambda)`` is largest there); the other sits out
-the first round, then bets ``a / (a + v)`` for the mean ``a`` and mean
-square ``v`` of ``xi`` so far (the maximiser of the bound's growth), clipped
-to ``[0, MAX_SOFT_BET]``.
+**Soft scores** keep only their sums and sums of squares; each class's mean
+score is tested against 1/2 by :mod:`sksmooth.certification._score_betting`
+(Fan, Grama & Liu's bound on each sample's wealth factor, a test
+supermartingale still).
 
 Examples
 --------
@@ -54,18 +40,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..utils._validation import check_alpha, check_sample_counts
-from ._betting import _bets, _bold_target, _log_wealth, _mixed, betting_schedule, first_round
+from ._betting import _bets, _log_wealth, first_round
 from ._certify import check_votes
-from ._scores import SCORE_SCALE, ScoreSums, check_score_sums
+from ._score_betting import ScoreBets, bet_in_rounds
+from ._scores import ScoreSums
 
 __all__ = ["SequentialPredictions", "sequential_predict_scores", "sequential_predict_votes"]
 
 # The majority PREDICT tests each class against.
 MAJORITY = 0.5
-# The bold account's bet on soft scores: the largest growth when every score is 1.
-BOLD_SOFT_BET = 0.5
-# The largest bet of the other account: a score of 0 then costs log(1 - 0.9) per sample.
-MAX_SOFT_BET = 0.9
 
 
 @dataclass(frozen=True)
@@ -165,49 +148,17 @@ def sequential_predict_scores(
     """
     check_alpha(alpha)
     check_sample_counts(n_classes=n_classes, n_cap=n_cap)
-    return _predict_in_rounds(_ScoreTest(draw_scores, n_rows, n_classes, alpha), n_cap, alpha)
+    test = ScoreBets(draw_scores, n_rows, n_classes, np.full(n_classes, MAJORITY), alpha)
+    return _predict_in_rounds(test, n_cap, alpha)
 
 
 def _predict_in_rounds(test, n_cap: int, alpha: float) -> SequentialPredictions:
-    """The rounds of sequential PREDICT, whatever is observed (``test`` says how to bet on it)."""
-    n_rows, n_classes = test.shape
-    target = -math.log(alpha / n_classes)
-    log_wealth = np.zeros((2, n_rows, n_classes))  # per account, row and class
-    n_used = np.zeros(n_rows, dtype=np.int64)
-    active = np.arange(n_rows)
-    drawn = 0
-    for round_index, size in enumerate(betting_schedule(test.first, n_cap)):
-        if active.size == 0:
-            break
-        n_new = size - drawn
-        bets = test.bets(active, drawn)  # set before the round's samples are seen
-        log_wealth[:, active] += test.observe(active, round_index, n_new, bets)
-        drawn = size
-        n_used[active] = size
-        decided = (_mixed(log_wealth[:, active]) >= target).any(axis=1)
-        active = active[~decided]
-    mixed = _mixed(log_wealth)
-    decided = (mixed >= target).any(axis=1)
+    """Rounds until decided or at the cap; the decided class, else the top one over the samples."""
+    log_wealth, n_used = bet_in_rounds(test, n_cap, alpha)
+    decided = (log_wealth >= -math.log(alpha / test.shape[1])).any(axis=1)
     proba = test.proba(n_used)
-    top = np.where(decided, mixed.argmax(axis=1), proba.argmax(axis=1))
+    top = np.where(decided, log_wealth.argmax(axis=1), proba.argmax(axis=1))
     return SequentialPredictions(top=top, decided=decided, n_used=n_used, proba=proba)
-
-
-def fan_log_growth(bets: np.ndarray, xi: np.ndarray, xi_squared: np.ndarray) -> np.ndarray:
-    """A lower bound of ``sum_i log(1 + bet xi_i)`` from ``sum xi_i`` and ``sum xi_i^2``.
-
-    Fan, Grama & Liu (2015): ``log(1 + b x) >= b x + (log(1 - b) + b) x^2``
-    for ``x >= -1`` and ``b`` in [0, 1).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sksmooth.certification._sequential_predict import fan_log_growth
-    >>> bound = fan_log_growth(np.array(0.5), np.array(1.0), np.array(1.0))
-    >>> round(float(bound), 4), round(float(np.log1p(0.5)), 4)
-    (0.3069, 0.4055)
-    """
-    return bets * xi + (np.log1p(-bets) + bets) * xi_squared
 
 
 class _VoteTest:
@@ -234,50 +185,3 @@ class _VoteTest:
 
     def proba(self, n_used: np.ndarray) -> np.ndarray:
         return self.counts / np.maximum(n_used, 1)[:, None]
-
-
-class _ScoreTest:
-    """Bets on soft scores through Fan et al.'s bound, from their sums and squares."""
-
-    def __init__(self, draw_scores, n_rows: int, n_classes: int, alpha: float):
-        self.draw_scores = draw_scores
-        self.shape = (n_rows, n_classes)
-        growth_when_all_are_1 = 2 * BOLD_SOFT_BET + math.log1p(-BOLD_SOFT_BET)
-        self.first = max(1, math.ceil(_bold_target(alpha, n_classes) / growth_when_all_are_1))
-        self.sums = np.zeros(self.shape, dtype=np.int64)
-        self.squares = np.zeros(self.shape, dtype=np.int64)
-        # Sums of xi = 2 X - 1 (a lower bound) and of xi^2 (an upper bound).
-        self.xi = np.zeros(self.shape)
-        self.xi_squared = np.zeros(self.shape)
-
-    def bets(self, rows: np.ndarray, n_drawn: int) -> np.ndarray:
-        bold = np.full((len(rows), self.shape[1]), BOLD_SOFT_BET)
-        if n_drawn == 0:
-            return np.stack([bold, np.zeros_like(bold)])
-        mean, mean_square = self.xi[rows] / n_drawn, self.xi_squared[rows] / n_drawn
-        with np.errstate(invalid="ignore", divide="ignore"):
-            kelly = np.where(mean > 0, mean / (mean + mean_square), 0.0)
-        return np.stack([bold, np.clip(kelly, 0.0, MAX_SOFT_BET)])
-
-    def observe(self, rows, round_index: int, n_new: int, bets) -> np.ndarray:
-        scores = check_score_sums(self.draw_scores(rows, round_index, n_new), n_rows=len(rows))
-        if scores.n != n_new or scores.sums.shape[1] != self.shape[1]:
-            raise ValueError(
-                f"draw_scores must return the sums of {n_new} samples over "
-                f"{self.shape[1]} classes per row."
-            )
-        self.sums[rows] += scores.sums
-        self.squares[rows] += scores.squares
-        t = MAJORITY
-        total = scores.sums / float(SCORE_SCALE)
-        # The floor lowered each score by less than 2^-32, so each square by less than 2^-31.
-        total_square = (scores.squares + 2.0 * n_new) / float(SCORE_SCALE)
-        xi = (total - n_new * t) / t
-        xi_squared = np.maximum(total_square - 2.0 * t * total + n_new * t * t, 0.0) / (t * t)
-        self.xi[rows] += xi
-        self.xi_squared[rows] += xi_squared
-        return fan_log_growth(bets, xi, xi_squared)
-
-    def proba(self, n_used: np.ndarray) -> np.ndarray:
-        # Scaled to sum to 1 per row, so the rows' different sample counts cancel.
-        return ScoreSums(self.sums, self.squares, 1).probabilities()

@@ -23,13 +23,16 @@ import torch
 from scipy import stats
 
 from sksmooth._monte_carlo import fixed_point_scores
+from sksmooth.certification import _score_betting
 from sksmooth.certification import _sequential_predict as sequential
 from sksmooth.certification._betting import betting_schedule
+from sksmooth.certification._certify import decide_scores, decision_votes_needed
 from sksmooth.certification._scores import ScoreSums
 from sksmooth.certification._sequential_predict import (
     sequential_predict_scores,
     sequential_predict_votes,
 )
+from sksmooth.noise import make_noise_model
 
 from .oracles import seed_of
 
@@ -121,7 +124,7 @@ def test_soft_scores_of_mean_one_half_are_decided_in_at_most_alpha_of_rows(score
 
 
 def test_soft_wealth_without_the_quadratic_term_fails_the_same_check(monkeypatch):
-    monkeypatch.setattr(sequential, "fan_log_growth", lambda bets, xi, xi_squared: bets * xi)
+    monkeypatch.setattr(_score_betting, "fan_log_growth", lambda bets, xi, xi_squared: bets * xi)
     out = sequential_predict_scores(
         score_drawer(two_point, seed_of("no quadratic")), N_ROWS, 2, n_cap=N_CAP, alpha=ALPHA
     )
@@ -200,3 +203,63 @@ def test_bad_parameters_are_refused():
         sequential_predict_votes(draw, 2, 2, n_cap=100, alpha=1.5)
     with pytest.raises((TypeError, ValueError), match="n_cap"):
         sequential_predict_votes(draw, 2, 2, n_cap=0, alpha=0.001)
+
+
+# --- decision mode on soft scores ------------------------------------------------------
+
+
+def decide_soft(draw, n_rows, radius, threshold=None, alpha=ALPHA):
+    model = make_noise_model("gaussian", 0.5, n_features=2)
+    return decide_scores(
+        draw,
+        n_rows,
+        2,
+        n_cap=N_CAP,
+        alpha=alpha,
+        noise_model=model,
+        norm="l2",
+        radius=radius,
+        threshold=threshold,
+    )
+
+
+def needed_score(radius, threshold):
+    """The mean score of class 1 that a radius needs at a threshold (sigma 0.5, L2)."""
+    return float(stats.norm.cdf(stats.norm.ppf(threshold) + radius / 0.5))
+
+
+@pytest.mark.parametrize("threshold", [None, 0.3])
+def test_soft_decisions_at_a_radius_are_wrong_in_at_most_alpha_of_rows(threshold):
+    # Class 1's mean score is just below what radius 0.1 needs, class 0's far below its
+    # own need: every certificate is wrong.
+    t = threshold or 0.5
+    needed = needed_score(0.1, t)
+
+    def scores(rng, shape):
+        return np.where(rng.uniform(size=shape) < needed, 0.99, 0.0)
+
+    assert 0.99 * needed < needed and 1 - 0.99 * needed < needed_score(0.1, 1 - t)
+    out = decide_soft(score_drawer(scores, seed_of("decide", threshold)), N_ROWS, 0.1, threshold)
+    assert (~out.abstained).sum() <= max_wrong(N_ROWS, ALPHA)
+    assert np.all(out.radius[~out.abstained] >= 0.1 - 1e-12)
+
+
+def test_soft_decisions_without_the_quadratic_term_fail_the_same_check(monkeypatch):
+    monkeypatch.setattr(_score_betting, "fan_log_growth", lambda bets, xi, xi_squared: bets * xi)
+    needed = needed_score(0.1, 0.5)
+
+    def scores(rng, shape):
+        return np.where(rng.uniform(size=shape) < needed, 0.99, 0.01)
+
+    out = decide_soft(score_drawer(scores, seed_of("decide wrong")), N_ROWS, 0.1)
+    assert (~out.abstained & (out.candidate == 1)).sum() > max_wrong(N_ROWS, ALPHA)
+
+
+def test_soft_decisions_certify_sure_rows_in_one_round_and_stop_hopeless_ones():
+    model = make_noise_model("gaussian", 0.5, n_features=2)
+    first = decision_votes_needed(0.25, 2, 0.001, model, "l2", soft=True)
+    sure = decide_soft(score_drawer(lambda rng, s: np.full(s, 0.999), 0), 5, 0.25, alpha=0.001)
+    assert (~sure.abstained).all() and (sure.candidate == 1).all()
+    assert (sure.n_samples == first).all()
+    hopeless = decide_soft(score_drawer(lambda rng, s: np.full(s, 0.5), 0), 5, 0.25)
+    assert hopeless.abstained.all() and (hopeless.n_samples < N_CAP).all()
