@@ -669,16 +669,20 @@ class NoiseModel:
                 "required_probability() takes no threshold."
             ) from error
 
-    def radius_with_changes(self, p_lower, norm: str, n_changes: int) -> np.ndarray:
+    def radius_with_changes(
+        self, p_lower, norm: str, n_changes: int, *, threshold=0.5
+    ) -> np.ndarray:
         """Numeric radius certified together with up to ``n_changes`` categorical changes.
 
         Same units as :meth:`radius`, and equal to it for ``n_changes=0``.
         Derived for Gaussian numeric noise (see
-        :mod:`sksmooth.certification._categorical`).
+        :mod:`sksmooth.certification._categorical`). ``threshold``, a number
+        or one per row as for :meth:`radius`, is the score each row's class
+        must keep above.
         """
         check_changes(n_changes)
         if n_changes == 0:
-            return self.radius(p_lower, norm)
+            return self.radius(p_lower, norm, threshold=threshold)
         if self.categorical is None:
             raise ValueError("This noise model has no categorical columns to change.")
         if not isinstance(self.noise, GaussianNoise):
@@ -687,16 +691,24 @@ class NoiseModel:
                 f"noise on the numeric columns; this model uses {self.noise.name} noise. "
                 "Use noise='gaussian', or read the certificate at 0 changes."
             )
-        unit = joint_unit_radius(
-            p_lower,
-            n_changes,
-            n_categories=self.categorical.n_categories,
-            replace_probability=self.categorical.probability,
-        )
-        unit = self.noise.from_l2(unit, norm, self.n_noised)
+        p_lower = np.asarray(p_lower, dtype=float)
+        thresholds = np.broadcast_to(_thresholds(threshold), p_lower.shape).ravel()
+        flat = p_lower.ravel()
+        unit = np.zeros(flat.shape)
+        # Rows at one threshold share a computation (two at most for a decision).
+        for level in np.unique(thresholds):
+            rows = thresholds == level
+            unit[rows] = joint_unit_radius(
+                flat[rows],
+                n_changes,
+                n_categories=self.categorical.n_categories,
+                replace_probability=self.categorical.probability,
+                threshold=float(level),
+            )
+        unit = self.noise.from_l2(unit.reshape(p_lower.shape), norm, self.n_noised)
         return self.sigma * unit if self.scalar else unit
 
-    def radii_with_changes(self, p_lower, norm: str) -> np.ndarray | None:
+    def radii_with_changes(self, p_lower, norm: str, *, threshold=0.5) -> np.ndarray | None:
         """:meth:`radius_with_changes` for every ``k`` from 0 to the categorical columns.
 
         An array of shape (n_rows, n_categorical + 1), non-increasing along
@@ -706,7 +718,8 @@ class NoiseModel:
         if self.categorical is None or not isinstance(self.noise, GaussianNoise):
             return None
         columns = [
-            self.radius_with_changes(p_lower, norm, k) for k in range(self.n_categorical + 1)
+            self.radius_with_changes(p_lower, norm, k, threshold=threshold)
+            for k in range(self.n_categorical + 1)
         ]
         # Each is a sound lower bound; their running minimum is too, and monotone.
         return np.minimum.accumulate(np.stack(columns, axis=1), axis=1)

@@ -994,8 +994,9 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             ``1 - threshold`` in place of ``threshold`` for the negative
             side). Rows whose bound does not clear their side's threshold
             abstain. At 1/2 with hard votes this is :meth:`certify` without
-            a threshold, bit for bit. Not with ``n_max``; with categorical
-            columns, ``radius_with_categorical_changes`` is derived at 1/2 only.
+            a threshold, bit for bit. Not with ``n_max``. With categorical
+            columns, ``radius_with_categorical_changes`` is derived at the
+            decided side's threshold too.
         n0, n, alpha, n_jobs : default=None
             Override the estimator's parameters of the same name for this
             call (e.g. a cheaper ``n`` inside a model search).
@@ -1113,8 +1114,8 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                     norm=norm,
                 )
         categorical = noise_model.categorical
-        # The joint certificate with changed categories is derived at 1/2.
-        at_half = threshold is None or thresholds[1] == 0.5
+        # Each row's class must keep its score above its own side's threshold.
+        kept_above = 0.5 if thresholds is None else thresholds[out.candidate]
         return CertificationResult(
             label=self.classes_[out.candidate],
             radius=out.radius,
@@ -1128,9 +1129,9 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             norm=norm,
             noise=noise_model.noise.name,
             feature_names=self._feature_names(),
-            categorical_radius=noise_model.radii_with_changes(out.p_lower, norm)
-            if at_half
-            else None,
+            categorical_radius=noise_model.radii_with_changes(
+                out.p_lower, norm, threshold=kept_above
+            ),
             categorical_features=None if categorical is None else categorical.columns,
             categorical_noise=None if categorical is None else categorical.probability,
             max_radius=largest,

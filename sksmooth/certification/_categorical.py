@@ -47,6 +47,13 @@ values ``v``, take the level set ``v*`` where the cumulative ``q`` reaches
 fraction of that level set which brings ``q`` to exactly 1/2; it is also the
 limit of ``p^*_S(Delta)`` as ``Delta`` goes to 0.
 
+**At a decision threshold** ``t`` (a score that must stay at or above ``t``
+rather than above 1/2; :meth:`~sksmooth.SmoothedClassifier.certify` with
+``threshold=``), the same argument holds with ``t`` in place of 1/2 in the
+level equation: the worst-case set keeps ``mu'``-probability above ``t``.
+The Neyman-Pearson lemma holds for functions with values in [0, 1], so the
+certificate covers soft scores too.
+
 **The worst case.** An attacker who changes fewer fields, or a smaller
 shift, is weaker: the pair ``(mu, mu')`` of a smaller change is obtained
 from that of a larger one by redrawing the unchanged coordinates, so
@@ -175,9 +182,9 @@ def _worst_case_counts(groups: list[_Group], n_changes: int):
             yield counts
 
 
-def _level_index(q_mass: np.ndarray) -> int:
-    """Index of the first atom (values sorted) at which the cumulative ``q`` reaches 1/2."""
-    return min(int(np.searchsorted(np.cumsum(q_mass), 0.5, side="left")), len(q_mass) - 1)
+def _level_index(q_mass: np.ndarray, level: float) -> int:
+    """Index of the first atom (values sorted) at which the cumulative ``q`` reaches ``level``."""
+    return min(int(np.searchsorted(np.cumsum(q_mass), level, side="left")), len(q_mass) - 1)
 
 
 def _candidate_atoms(groups: list[_Group], n_changes: int) -> list:
@@ -221,7 +228,7 @@ def _coarsened(groups: list[_Group], n_changes: int) -> list[_Group]:
     return groups
 
 
-def _discrete_tail(values, p_mass, q_mass) -> float:
+def _discrete_tail(values, p_mass, q_mass, level: float = 0.5) -> float:
     """``1 - p*_S(0)``: the discrete Neyman-Pearson bound, as an upper tail.
 
     The atoms are sorted by ``values``, the log ratio; atoms of equal value
@@ -229,39 +236,39 @@ def _discrete_tail(values, p_mass, q_mass) -> float:
     same rate.
     """
     q_before = np.concatenate([[0.0], np.cumsum(q_mass)[:-1]])
-    # The atom where mu' reaches 1/2, and the fraction of it that reaches exactly 1/2.
-    index = _level_index(q_mass)
-    theta = (0.5 - q_before[index]) / q_mass[index] if q_mass[index] > 0 else 1.0
+    # The atom where mu' reaches the level, and the fraction of it that reaches it exactly.
+    index = _level_index(q_mass, level)
+    theta = (level - q_before[index]) / q_mass[index] if q_mass[index] > 0 else 1.0
     theta = min(max(theta, 0.0), 1.0)
     # Upper tail of mu: the atoms after the level set and the part of it left out.
     return float(np.sum(p_mass[index + 1 :]) + (1.0 - theta) * p_mass[index])
 
 
-def _gaussian_tail(delta: np.ndarray, values, p_mass, q_mass) -> np.ndarray:
+def _gaussian_tail(delta: np.ndarray, values, p_mass, q_mass, level: float = 0.5) -> np.ndarray:
     """``1 - p*_S(Delta)`` for each ``Delta > 0``, erring low (towards no certificate).
 
     In ``s = lambda / Delta - Delta / 2`` the level equation reads
-    ``g(s) = sum q_v Phi(s - v / Delta) - 1/2 = 0`` and the tail is
+    ``g(s) = sum q_v Phi(s - v / Delta) - level = 0`` and the tail is
     ``sum p_v Phi(v / Delta - s - Delta)``. With ``v*`` the atom where the
-    cumulative ``q`` first reaches 1/2, ``g <= 0`` at ``v* / Delta - 40``
+    cumulative ``q`` first reaches the level, ``g <= 0`` at ``v* / Delta - 40``
     and ``g >= 0`` at ``v* / Delta + 40`` (``Phi(40)`` is 1 in floating
     point), whatever ``Delta``: bisection in that bracket, and the tail taken
     at its upper end, above the level, so below the true tail.
     """
     delta = np.asarray(delta, dtype=float)[:, None]
     scaled = values[None, :] / delta
-    level_atom = values[_level_index(q_mass)]
+    level_atom = values[_level_index(q_mass, level)]
     high = level_atom / delta[:, 0] + _BRACKET
     low = high - 2.0 * _BRACKET
     for _ in range(_LEVEL_ITERATIONS):
         middle = 0.5 * (low + high)
-        above = special.ndtr(middle[:, None] - scaled) @ q_mass >= 0.5
+        above = special.ndtr(middle[:, None] - scaled) @ q_mass >= level
         high = np.where(above, middle, high)
         low = np.where(above, low, middle)
     return special.ndtr(scaled - high[:, None] - delta) @ p_mass
 
 
-def _radius_for_atoms(tail_p: np.ndarray, values, p_mass, q_mass) -> np.ndarray:
+def _radius_for_atoms(tail_p: np.ndarray, values, p_mass, q_mass, level: float) -> np.ndarray:
     """Largest certified ``Delta`` for each upper tail ``1 - p``; 0 where none.
 
     The tail the certificate needs is tabulated on a grid of ``Delta`` shared
@@ -270,26 +277,28 @@ def _radius_for_atoms(tail_p: np.ndarray, values, p_mass, q_mass) -> np.ndarray:
     """
     needed = tail_p * (1.0 + _TAIL_MARGIN)
     out = np.zeros_like(tail_p)
-    rows = np.flatnonzero(_discrete_tail(values, p_mass, q_mass) > needed)
+    rows = np.flatnonzero(_discrete_tail(values, p_mass, q_mass, level) > needed)
     if rows.size == 0:
         return out
     need = needed[rows]
     grid = np.linspace(0.0, _LARGEST_RADIUS, _GRID_POINTS)
-    grid_tail = np.concatenate([[np.inf], _gaussian_tail(grid[1:], values, p_mass, q_mass)])
+    grid_tail = np.concatenate([[np.inf], _gaussian_tail(grid[1:], values, p_mass, q_mass, level)])
     # The first grid point each row fails (conservative even if rounding broke monotony).
     first_fail = np.argmin(grid_tail[None, :] > need[:, None], axis=1)
     first_fail = np.where(grid_tail[None, -1] > need, len(grid) - 1, first_fail)
     lo, hi = grid[first_fail - 1], grid[first_fail]
     for _ in range(_RADIUS_ITERATIONS):
         middle = 0.5 * (lo + hi)
-        ok = _gaussian_tail(middle, values, p_mass, q_mass) > need
+        ok = _gaussian_tail(middle, values, p_mass, q_mass, level) > need
         lo = np.where(ok, middle, lo)
         hi = np.where(ok, hi, middle)
     out[rows] = lo
     return out
 
 
-def joint_unit_radius(p_lower, n_changes: int, *, n_categories, replace_probability) -> np.ndarray:
+def joint_unit_radius(
+    p_lower, n_changes: int, *, n_categories, replace_probability, threshold: float = 0.5
+) -> np.ndarray:
     """Gaussian L2 radius certified together with up to ``n_changes`` categorical changes.
 
     In units of sigma: the region is ``||delta / sigma||_2 <= R`` over the
@@ -297,7 +306,7 @@ def joint_unit_radius(p_lower, n_changes: int, *, n_categories, replace_probabil
     categorical fields to any other category (see the module docstring for
     the derivation). With ``n_changes=0`` the same computation gives Cohen
     et al.'s ``Phi^-1(p_lower)`` (which :mod:`sksmooth.noise` computes in
-    closed form).
+    closed form); at a ``threshold``, ``Phi^-1(p_lower) - Phi^-1(threshold)``.
 
     Parameters
     ----------
@@ -309,11 +318,16 @@ def joint_unit_radius(p_lower, n_changes: int, *, n_categories, replace_probabil
         Number of categories of each categorical field.
     replace_probability : float or array-like of float
         Replacement probability ``q`` of each field, in [0, 1).
+    threshold : float in (0, 1), default=0.5
+        The score the class must keep above: 1/2 for the top class, the
+        side's threshold for a decision at a threshold (Neyman-Pearson with
+        the worst-case set's probability under the moved noise at this
+        level instead of 1/2).
 
     Returns
     -------
     radius : ndarray of float
-        The radius ``R``; 0 where not certified (also where ``p_lower <= 1/2``).
+        The radius ``R``; 0 where not certified (also where ``p_lower <= threshold``).
 
     Examples
     --------
@@ -331,18 +345,19 @@ def joint_unit_radius(p_lower, n_changes: int, *, n_categories, replace_probabil
     if n_changes > 0 and unprotected:
         return np.zeros(shape)
     # Rows sharing a bound share a radius: solve once per distinct value.
-    candidates = p > 0.5
+    level = float(threshold)
+    candidates = p > level
     unique, inverse = np.unique(p[candidates], return_inverse=True)
     radius = np.full(unique.shape, np.inf)
     for atoms in _candidate_atoms(groups, n_changes):
-        radius = np.minimum(radius, _radius_for_atoms(1.0 - unique, *atoms))
+        radius = np.minimum(radius, _radius_for_atoms(1.0 - unique, *atoms, level))
     out = np.zeros(p.shape)
     out[candidates] = radius[inverse]
     return out.reshape(shape)
 
 
 def joint_required_probability(
-    unit_radius: float, n_changes: int, *, n_categories, replace_probability
+    unit_radius: float, n_changes: int, *, n_categories, replace_probability, threshold=0.5
 ) -> float:
     """The probability needed to certify ``unit_radius`` with ``n_changes`` fields changed.
 
@@ -356,13 +371,13 @@ def joint_required_probability(
         Numeric radius ``Delta`` in units of sigma, at least 0.
     n_changes : int
         Largest number of categorical fields changed.
-    n_categories, replace_probability
+    n_categories, replace_probability, threshold
         As in :func:`joint_unit_radius`.
 
     Returns
     -------
     probability : float
-        In [1/2, 1].
+        In [threshold, 1].
 
     Examples
     --------
@@ -377,9 +392,9 @@ def joint_required_probability(
     tails = []
     for atoms in _candidate_atoms(groups, n_changes):
         if unit_radius == 0:
-            tails.append(_discrete_tail(*atoms))
+            tails.append(_discrete_tail(*atoms, threshold))
         else:
-            tails.append(float(_gaussian_tail(np.array([unit_radius]), *atoms)[0]))
+            tails.append(float(_gaussian_tail(np.array([unit_radius]), *atoms, threshold)[0]))
     return 1.0 - min(tails)
 
 

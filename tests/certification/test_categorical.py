@@ -28,6 +28,12 @@ What each test proves (tolerances in brackets):
   the exact ones [1e-12] and equal to them when every field shares (K, q)
   [1e-12]; a wrong "dominating" field (the mean field instead of the
   extremes) overstates some radius, so the comparison has bite.
+- At a decision threshold ``t`` (the score must stay above ``t`` instead of
+  1/2): the same references with ``t`` in place of 1/2 in the level equation
+  [1e-12 discrete, 1e-8 joint], k = 0 is ``Phi^-1(p) - Phi^-1(t)`` [1e-9];
+  the radius at 1/2 read at ``t = 0.9`` overstates it by more than 0.1 sigma,
+  so the threshold has bite; a certify result at a threshold reads its
+  radius with changed categories at each row's own side's threshold.
 """
 
 import itertools
@@ -62,8 +68,10 @@ P_GRID = np.concatenate([np.linspace(0.5, 1.0, 1001)[1:-1], 1.0 - np.logspace(-1
 P_CHECK = [0.9, 0.99, 0.999, 0.99999]
 
 
-def radius(p, k, n_categories, q):
-    return joint_unit_radius(np.atleast_1d(p), k, n_categories=n_categories, replace_probability=q)
+def radius(p, k, n_categories, q, threshold=0.5):
+    return joint_unit_radius(
+        np.atleast_1d(p), k, n_categories=n_categories, replace_probability=q, threshold=threshold
+    )
 
 
 def fields(n_categories, q):
@@ -94,14 +102,14 @@ def outcomes(changed):
     return mu[keep], nu[keep]
 
 
-def discrete_bound(changed):
-    """Smallest mu-mass of a set whose mu'-mass is 1/2, filled by increasing ratio."""
+def discrete_bound(changed, level=0.5):
+    """Smallest mu-mass of a set whose mu'-mass is ``level``, filled by increasing ratio."""
     mu, nu = outcomes(changed)
     order = np.argsort(nu / mu, kind="stable")
     filled = p = 0.0
     for a, b in zip(mu[order], nu[order], strict=True):
-        if filled + b >= 0.5:
-            return p + a * (0.5 - filled) / b
+        if filled + b >= level:
+            return p + a * (level - filled) / b
         filled += b
         p += a
     return p
@@ -113,18 +121,21 @@ def subsets(n_categories, q, k):
     return list(itertools.combinations(changeable, min(k, len(changeable))))
 
 
-def required_tail(delta, changed):
-    """``1 - p*_S(delta)``: lambda by brentq on the mu'-mass 1/2, in s = lambda/delta - delta/2."""
+def required_tail(delta, changed, level=0.5):
+    """``1 - p*_S(delta)``: lambda by brentq on the mu'-mass ``level``.
+
+    In ``s = lambda / delta - delta / 2``.
+    """
     mu, nu = outcomes(changed)
     v = np.log(nu / mu)
-    level = lambda s: special.ndtr(s - v / delta) @ nu - 0.5  # noqa: E731
-    s = optimize.brentq(level, v.min() / delta - 50, v.max() / delta + 50, xtol=1e-15)
+    equation = lambda s: special.ndtr(s - v / delta) @ nu - level  # noqa: E731
+    s = optimize.brentq(equation, v.min() / delta - 50, v.max() / delta + 50, xtol=1e-15)
     return special.ndtr(v / delta - s - delta) @ mu
 
 
-def brentq_radius(p, changed):
+def brentq_radius(p, changed, level=0.5):
     """The Delta at which ``p*_S(Delta) = p``, every field of ``changed`` changed; 0 if none."""
-    gap = lambda d: required_tail(d, changed) - (1 - p)  # noqa: E731
+    gap = lambda d: required_tail(d, changed, level) - (1 - p)  # noqa: E731
     if gap(1e-6) <= 0:
         return 0.0
     return optimize.brentq(gap, 1e-6, 8.5, xtol=1e-14)
@@ -368,3 +379,57 @@ def test_merging_some_groups_lies_between_all_and_none(monkeypatch, n_categories
         merged = _radii_without_enumeration(monkeypatch, n_categories, q, k)
         monkeypatch.undo()
         assert np.all(merged <= partial + 1e-12) and np.all(partial <= exact + 1e-12)
+
+
+# --- at a decision threshold ---------------------------------------------------------
+
+LEVELS = [0.2, 0.7, 0.9]
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("n_categories, q", SETTINGS[:5])
+def test_at_a_threshold_the_bounds_match_the_enumeration_at_that_level(n_categories, q, level):
+    # k = 0: Gaussian alone, Phi^-1(p) - Phi^-1(level).
+    p = np.array(P_CHECK)
+    excess = radius(p, 0, n_categories, q, level) - (special.ndtri(p) - special.ndtri(level))
+    assert np.max(np.abs(excess)) < 1e-9 and np.max(excess) <= 1e-12
+    for k in range(1, len(n_categories) + 1):
+        expected = max(discrete_bound(s, level) for s in subsets(n_categories, q, k))
+        got = joint_required_probability(
+            0.0, k, n_categories=n_categories, replace_probability=q, threshold=level
+        )
+        assert got == pytest.approx(expected, abs=1e-12)
+        assert radius(got, k, n_categories, q, level)[0] == 0
+        if got + 1e-7 < 1:
+            assert radius(got + 1e-7, k, n_categories, q, level)[0] > 0
+    # Every field changed, with a numeric shift: the nested brentq at the level.
+    changed = fields(n_categories, q)
+    for p in P_CHECK:
+        expected = brentq_radius(p, changed, level)
+        got = radius(p, len(changed), n_categories, q, level)[0]
+        assert got == pytest.approx(expected, abs=1e-8) and got <= expected + 1e-10
+
+
+def test_the_radius_at_one_half_would_overstate_a_higher_threshold():
+    # The deliberately wrong certificate: the 1/2 bound read at a threshold of 0.9.
+    changed = fields([5, 3], [0.4, 0.6])
+    wrong = radius(0.999, 2, [5, 3], [0.4, 0.6])[0]
+    assert wrong > brentq_radius(0.999, changed, 0.9) + 0.1
+
+
+def test_a_threshold_result_reads_its_radius_with_changed_categories():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 3))
+    X[:, 2] = rng.integers(0, 4, 200)
+    base = FrozenEstimator(LinearThreshold(np.array([1.0, 0.5, 0.4]), -0.3).fit())
+    y = base.predict(X)
+    clf = SmoothedClassifier(
+        base, sigma=0.5, categorical_features=[2], categorical_noise=0.5, n=500, random_state=0
+    ).fit(X, y)
+    result = clf.certify(X, y, threshold=0.3)
+    model = clf._noise_model()
+    side = np.where(result.label == clf.classes_[1], 0.3, 0.7)
+    expected = model.radius_with_changes(result.p_lower, "l2", 1, threshold=side)
+    np.testing.assert_array_equal(result.radius_with_categorical_changes(1), expected)
+    assert np.all(result.radius_with_categorical_changes(1) <= result.radius)
+    assert np.any(result.radius_with_categorical_changes(1) > 0)
