@@ -298,7 +298,16 @@ def _score_sums(n):
     """Soft-smoothing sums of two rows: scores 0.9 / 0.1 and 0.4 / 0.6 for class 1."""
     scale = 2**32
     fixed = np.array([[scale // 10, 9 * (scale // 10)], [6 * (scale // 10), 4 * (scale // 10)]])
-    return ScoreSums(fixed * n, (fixed * fixed // scale + 1) * n, n)
+    # The squares in Python's integers: (0.9 * 2^32)^2 overflows int64.
+    squares = np.array([[k * k // scale + 1 for k in row] for row in fixed.tolist()])
+    return ScoreSums(fixed * n, squares * n, n)
+
+
+def scores_stream(rows, look, n_new):
+    """Decision mode's ``draw_scores``: every new score 0.9 for class 0."""
+    sums = _score_sums(n_new)  # its first row, classes swapped, for every row
+    first = np.zeros(len(rows), dtype=int)
+    return ScoreSums(sums.sums[first, ::-1], sums.squares[first, ::-1], n_new)
 
 
 def votes_stream(rows, look, n_new):
@@ -523,6 +532,19 @@ REGISTRY: dict[str, Entry] = {
         lambda w: call(
             certification.decide_votes,
             votes_stream,
+            2,
+            2,
+            n_cap=400,
+            alpha=0.001,
+            noise_model=w.noise_model,
+            norm="l2",
+            radius=0.1,
+        )
+    ),
+    "sksmooth.certification.decide_scores": Entry(
+        lambda w: call(
+            certification.decide_scores,
+            scores_stream,
             2,
             2,
             n_cap=400,
