@@ -72,6 +72,7 @@ from .certification._certify import (
 )
 from .certification._scores import ScoreSums
 from .certification._sequential_predict import (
+    first_round_size,
     sequential_predict_scores,
     sequential_predict_votes,
 )
@@ -269,16 +270,18 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     sequential_predict : bool, default=False
         False: :meth:`predict` and :meth:`predict_proba` classify
         ``n_samples`` noisy copies of every row. True: they draw a row's
-        copies in rounds (12 first for two classes at ``alpha=0.001``, 26
+        copies in rounds (13 first for two classes at ``alpha=0.001``, 29
         with ``smoothing="soft"``, then a quarter more per round) and stop
         once a class is shown to have a smoothed probability (mean score)
-        above 1/2 by an anytime-valid test at level ``alpha``; rows that no
-        round decides draw ``n_samples`` in all and take the class with most
-        votes, as the fixed predict does (``abstain_label``: they abstain).
-        Far fewer samples on rows the model is sure of, and the same labels
-        but for the few rows whose probability is near 1/2; the
-        probabilities of decided rows are over fewer samples, so coarser
-        for ranking (see the user guide on fraud operating points).
+        above 1/2 by an anytime-valid test at level ``alpha / 2``; rows that
+        no round decides draw ``n_samples`` in all, take the class with most
+        votes and the fixed predict's test of it against the runner-up at
+        ``alpha / 2`` (``abstain_label`` where it fails), so that a row is
+        decided wrongly with probability at most ``alpha``. Far fewer
+        samples on rows the model is sure of, and the same labels but for
+        the few rows whose probability is near a tie; the probabilities of
+        decided rows are over fewer samples, so coarser for ranking (see
+        the user guide on fraud operating points).
 
     Attributes
     ----------
@@ -308,8 +311,12 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     Notes
     -----
     Each row's noise comes from a generator seeded by the fitted seed and the
-    row's own values, so results do not depend on batch size, row order or
-    which rows are classified together.
+    row's own values, so the noisy rows do not depend on batch size, row order
+    or which rows are classified together. A net's float arithmetic on them
+    may differ in its last bits with the number of rows in a forward pass
+    (its BLAS kernels do), which can move a soft score by about ``1e-10``
+    and, very rarely, a vote at an exact tie: keep ``batch_size`` fixed for
+    results identical bit for bit.
 
     Certificates hold in the input space of this estimator. In a pipeline
     after a :class:`~sklearn.preprocessing.StandardScaler` the radius is in
@@ -910,9 +917,18 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             # Every round has its own per-row stream: independent of the rounds before.
             return self._count_votes(X[rows], f"predict{round_index}", n_new, seed=seed)
 
-        predict_rows = (
-            sequential_predict_scores if self.smoothing == "soft" else sequential_predict_votes
-        )
+        soft = self.smoothing == "soft"
+        first = first_round_size(len(self.classes_), self.alpha, soft)
+        if self.n_samples < first:
+            warnings.warn(
+                f"sequential_predict cannot stop any row early with n_samples={self.n_samples}: "
+                f"its first round takes {first} samples at alpha={self.alpha:g}. Every row "
+                "draws n_samples and is decided by the fixed test at alpha / 2; raise "
+                "n_samples, or set sequential_predict=False.",
+                UserWarning,
+                stacklevel=3,
+            )
+        predict_rows = sequential_predict_scores if soft else sequential_predict_votes
         return predict_rows(
             draw, len(X), len(self.classes_), n_cap=self.n_samples, alpha=self.alpha
         )
@@ -971,7 +987,10 @@ class SmoothedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             certification. With ``smoothing="soft"`` the mean scores are bet
             on (the first round is then 65 samples at one sigma), and a
             certified row's ``p_lower`` is the probability the radius needs,
-            so its radius is ``radius`` itself.
+            so its radius is ``radius`` itself. Either way ``p_lower`` is
+            little above what ``radius`` needs, so with categorical columns
+            ``radius_with_categorical_changes(k)`` for ``k >= 1`` is mostly 0:
+            certify with a fixed ``n`` for those.
         n_max : int, default=None
             Adaptive mode (when ``radius`` is None): the same rounds up to
             ``n_max``, a row stopping once more samples could add less than

@@ -231,3 +231,12 @@ def test_soft_decision_mode_certifies_at_the_radius_with_fewer_samples(task, thr
     assert certified[sure].all()
     np.testing.assert_array_equal(decided.label[sure], fixed.label[sure])
     assert decided.n_samples.mean() < 0.25 * 2000
+
+
+def test_sequential_predict_warns_when_its_cap_is_below_the_first_round(task):
+    X, y = task
+    clf = smoothed(sequential_predict=True, n_samples=10).fit(X, y)
+    with pytest.warns(UserWarning, match="first round takes 13 samples"):
+        labels = clf.predict(X[:20])
+    # Every row is then decided by the fixed test, on its 10 votes.
+    assert len(labels) == 20

@@ -4,12 +4,15 @@ PREDICT returns the class of largest smoothed probability (hard votes) or
 mean score (soft). A class whose probability is above 1/2 is that class, so
 each class ``c`` is tested for ``H0_c: p_c <= 1/2`` by betting, as decision
 mode tests a radius (:mod:`sksmooth.certification._betting`): a test
-supermartingale per class at level ``alpha / n_classes``, so a row may stop
-after any round and, with probability at least ``1 - alpha``, no row is ever
-decided for a class that is not the smoothed classifier's. Rows that no
-round decides draw up to the cap, ``n_samples`` in all, and take the class
-with most votes (or largest mean score) over every sample, as the fixed
-PREDICT does; with an abstention label they abstain.
+supermartingale per class at level ``alpha / (2 n_classes)``, so a row may
+stop after any round, and with probability at least ``1 - alpha / 2`` no
+round ever decides a row for a class that is not the smoothed classifier's.
+Rows that no round decides draw up to the cap, ``n_samples`` in all, take
+the class with most votes (or largest mean score) over every sample, and are
+decided by the fixed PREDICT's test of the top class against the runner-up
+at ``alpha / 2``, once: with three classes or more, a class well ahead of
+the others but below 1/2 is decided there. By the union bound, a row is
+decided for a wrong class with probability at most ``alpha``.
 
 **Hard votes** are Bernoulli, and the wealth of a round of constant bet
 ``b`` is exact: ``(1 + b / 2)^k (1 - b / 2)^(n - k)`` for ``k`` votes of
@@ -28,7 +31,7 @@ Examples
 ...     return np.column_stack([np.zeros(len(rows), int), np.full(len(rows), n_new)])
 >>> out = sequential_predict_votes(draw, 3, 2, n_cap=1000, alpha=0.001)
 >>> out.top.tolist(), out.decided.tolist(), out.n_used.tolist()
-([1, 1, 1], [True, True, True], [12, 12, 12])
+([1, 1, 1], [True, True, True], [13, 13, 13])
 """
 
 from __future__ import annotations
@@ -41,11 +44,16 @@ import numpy as np
 
 from ..utils._validation import check_alpha, check_sample_counts
 from ._betting import _bets, _log_wealth, first_round
-from ._certify import check_votes
+from ._certify import check_votes, predict_scores, predict_votes
 from ._score_betting import ScoreBets, bet_in_rounds
 from ._scores import ScoreSums
 
-__all__ = ["SequentialPredictions", "sequential_predict_scores", "sequential_predict_votes"]
+__all__ = [
+    "SequentialPredictions",
+    "first_round_size",
+    "sequential_predict_scores",
+    "sequential_predict_votes",
+]
 
 # The majority PREDICT tests each class against.
 MAJORITY = 0.5
@@ -72,6 +80,20 @@ class SequentialPredictions:
     decided: np.ndarray
     n_used: np.ndarray
     proba: np.ndarray
+
+
+def first_round_size(n_classes: int, alpha: float, soft: bool = False) -> int:
+    """Samples in the first round of sequential PREDICT: below them, no row is decided early.
+
+    Examples
+    --------
+    >>> from sksmooth.certification._sequential_predict import first_round_size
+    >>> first_round_size(2, 0.001), first_round_size(2, 0.001, soft=True)
+    (13, 29)
+    """
+    if soft:
+        return ScoreBets(None, 0, n_classes, np.full(n_classes, MAJORITY), alpha / 2).first
+    return first_round(MAJORITY, alpha / 2, n_classes)
 
 
 def sequential_predict_votes(
@@ -106,7 +128,12 @@ def sequential_predict_votes(
     """
     check_alpha(alpha)
     check_sample_counts(n_classes=n_classes, n_cap=n_cap)
-    return _predict_in_rounds(_VoteTest(draw_votes, n_rows, n_classes, alpha), n_cap, alpha)
+    test = _VoteTest(draw_votes, n_rows, n_classes, alpha / 2)
+
+    def final_test(rows, level):
+        return predict_votes(test.counts[rows], level)
+
+    return _predict_in_rounds(test, n_cap, alpha, final_test)
 
 
 def sequential_predict_scores(
@@ -144,20 +171,34 @@ def sequential_predict_scores(
     ...     return ScoreSums(block * k, block * square, n_new)
     >>> out = sequential_predict_scores(draw, 2, 2, n_cap=1000, alpha=0.001)
     >>> out.top.tolist(), out.decided.tolist(), out.n_used.tolist()
-    ([1, 1], [True, True], [42, 42])
+    ([1, 1], [True, True], [29, 29])
     """
     check_alpha(alpha)
     check_sample_counts(n_classes=n_classes, n_cap=n_cap)
-    test = ScoreBets(draw_scores, n_rows, n_classes, np.full(n_classes, MAJORITY), alpha)
-    return _predict_in_rounds(test, n_cap, alpha)
+    test = ScoreBets(draw_scores, n_rows, n_classes, np.full(n_classes, MAJORITY), alpha / 2)
+
+    def final_test(rows, level):
+        return predict_scores(ScoreSums(test.sums[rows], test.squares[rows], n_cap), level)
+
+    return _predict_in_rounds(test, n_cap, alpha, final_test)
 
 
-def _predict_in_rounds(test, n_cap: int, alpha: float) -> SequentialPredictions:
-    """Rounds until decided or at the cap; the decided class, else the top one over the samples."""
-    log_wealth, n_used = bet_in_rounds(test, n_cap, alpha)
-    decided = (log_wealth >= -math.log(alpha / test.shape[1])).any(axis=1)
+def _predict_in_rounds(test, n_cap: int, alpha: float, final_test) -> SequentialPredictions:
+    """Rounds at ``alpha / 2`` until decided or at the cap, then the fixed test at ``alpha / 2``.
+
+    ``final_test(rows, level)`` is the fixed PREDICT's test (top class and
+    abstention) on the ``n_cap`` samples of ``rows``.
+    """
+    level = alpha / 2
+    log_wealth, n_used = bet_in_rounds(test, n_cap, level)
+    decided = (log_wealth >= -math.log(level / test.shape[1])).any(axis=1)
     proba = test.proba(n_used)
     top = np.where(decided, log_wealth.argmax(axis=1), proba.argmax(axis=1))
+    # Rows at the cap: the top class against the runner-up, once, as the fixed predict does.
+    at_cap = np.flatnonzero(~decided & (n_used == n_cap))
+    if at_cap.size:
+        top[at_cap], abstain = final_test(at_cap, level)
+        decided[at_cap] = ~abstain
     return SequentialPredictions(top=top, decided=decided, n_used=n_used, proba=proba)
 
 

@@ -160,7 +160,7 @@ def test_unanimous_rows_stop_after_the_first_round():
         return votes
 
     out = sequential_predict_votes(unanimous, 5, 3, n_cap=N_CAP, alpha=0.001)
-    first = sequential.first_round(0.5, 0.001, 3)
+    first = sequential.first_round(0.5, 0.001 / 2, 3)  # the rounds run at alpha / 2
     assert out.decided.all() and (out.top == 2).all() and (out.n_used == first).all()
     np.testing.assert_array_equal(out.proba, np.tile([0.0, 0.0, 1.0], (5, 1)))
 
@@ -174,7 +174,7 @@ def test_undecided_rows_take_the_class_with_most_votes_over_the_cap():
 
     out = sequential_predict_votes(thirds, 4, 3, n_cap=300, alpha=0.001)
     assert not out.decided.any() and (out.n_used == 300).all()
-    sizes = betting_schedule(sequential.first_round(0.5, 0.001, 3), 300)
+    sizes = betting_schedule(sequential.first_round(0.5, 0.001 / 2, 3), 300)
     remainders = sum((s - r) % 3 for s, r in zip(sizes, [0, *sizes[:-1]], strict=True))
     assert (out.top == (1 if remainders else 0)).all()
 
@@ -263,3 +263,25 @@ def test_soft_decisions_certify_sure_rows_in_one_round_and_stop_hopeless_ones():
     assert (sure.n_samples == first).all()
     hopeless = decide_soft(score_drawer(lambda rng, s: np.full(s, 0.5), 0), 5, 0.25)
     assert hopeless.abstained.all() and (hopeless.n_samples < N_CAP).all()
+
+
+def test_rows_at_the_cap_take_the_fixed_test_of_the_top_class_against_the_runner_up():
+    # Three classes at 0.45 / 0.30 / 0.25: no class is above 1/2, so no round decides,
+    # but 5,000 votes show class 0 ahead of the runner-up, as the fixed predict does.
+    rng = np.random.default_rng(seed_of("runner-up"))
+
+    def draw(rows, round_index, n_new):
+        return rng.multinomial(n_new, [0.45, 0.30, 0.25], size=len(rows))
+
+    out = sequential_predict_votes(draw, 200, 3, n_cap=5000, alpha=0.001)
+    assert (out.n_used == 5000).all() and out.decided.all() and (out.top == 0).all()
+
+
+@pytest.mark.parametrize("p", [0.5, 0.52])
+def test_the_rounds_and_the_final_test_together_err_in_at_most_alpha_of_rows(p):
+    # At the cap the final test sees every row the rounds left: the union bound covers both.
+    p_positive = np.full(N_ROWS, p)
+    out = sequential_predict_votes(
+        vote_drawer(p_positive, seed_of("union", p)), N_ROWS, 2, n_cap=200, alpha=ALPHA
+    )
+    assert wrong_decisions(out, p_positive) <= max_wrong(N_ROWS, ALPHA)
