@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -451,7 +451,7 @@ def decide_votes(
     label, p_lower, n_used = betting_decisions(
         draw_votes, n_rows, n_classes, threshold=needed, n_cap=n_cap, alpha=alpha
     )
-    return _certificates(label, p_lower, n_used, noise_model, norm, thresholds)
+    return _decided(label, p_lower, n_used, needed, noise_model, norm, thresholds, radius)
 
 
 def decide_scores(
@@ -527,7 +527,7 @@ def decide_scores(
     label, p_lower, n_used = score_betting_decisions(
         draw_scores, n_rows, n_classes, threshold=needed, n_cap=n_cap, alpha=alpha
     )
-    return _certificates(label, p_lower, n_used, noise_model, norm, thresholds)
+    return _decided(label, p_lower, n_used, needed, noise_model, norm, thresholds, radius)
 
 
 def _decision_inputs(draw, n_rows, n_classes, n_cap, alpha, noise_model, norm, radius, threshold):
@@ -549,11 +549,37 @@ def _decision_threshold(noise_model, radius: float, norm: str, thresholds=None):
     """The probability a radius needs, at least 1/2 (radius 0: the top class itself).
 
     With class thresholds, one per class: at least the class's threshold.
+    Rounded up by a few ulps, so that the rounding of the noise's formula
+    cannot let a row that clears it fall short of ``radius``: a row whose
+    test clears it is certified at ``radius`` itself.
     """
     if thresholds is None:
-        return max(noise_model.required_probability(radius, norm), 0.5)
-    return np.array(
-        [max(noise_model.required_probability(radius, norm, threshold=t), t) for t in thresholds]
+        return _rounded_up(max(noise_model.required_probability(radius, norm), 0.5))
+    needed = [
+        max(noise_model.required_probability(radius, norm, threshold=t), t) for t in thresholds
+    ]
+    return _rounded_up(np.array(needed))
+
+
+def _rounded_up(probability):
+    """A probability raised by 4 ulps, at most 1 (1: the radius cannot be certified)."""
+    return np.minimum(probability + 4 * np.spacing(probability), 1.0)
+
+
+def _decided(label, p_lower, n_used, needed, noise_model, norm, thresholds, radius) -> Certificates:
+    """Decision mode's certificates: a row whose test cleared ``needed`` is certified at ``radius``.
+
+    Its radius is at least ``radius``, whatever the float rounding of the
+    radius formula at its ``p_lower``; other rows keep the certificate of
+    their bound, if any.
+    """
+    out = _certificates(label, p_lower, n_used, noise_model, norm, thresholds)
+    needed = needed if np.ndim(needed) == 0 else np.asarray(needed)[label]  # per row
+    certified = p_lower >= needed
+    return replace(
+        out,
+        radius=np.where(certified, np.maximum(out.radius, radius), out.radius),
+        abstained=out.abstained & ~certified,
     )
 
 

@@ -59,6 +59,11 @@ __all__ = [
 MAJORITY = 0.5
 
 
+def _rounds_level(alpha: float) -> float:
+    """The rounds' share of ``alpha``; the fixed test at the cap takes the other half."""
+    return alpha / 2
+
+
 @dataclass(frozen=True)
 class SequentialPredictions:
     """What sequential PREDICT found for each row.
@@ -91,9 +96,10 @@ def first_round_size(n_classes: int, alpha: float, soft: bool = False) -> int:
     >>> first_round_size(2, 0.001), first_round_size(2, 0.001, soft=True)
     (13, 29)
     """
+    level = _rounds_level(alpha)
     if soft:
-        return ScoreBets(None, 0, n_classes, np.full(n_classes, MAJORITY), alpha / 2).first
-    return first_round(MAJORITY, alpha / 2, n_classes)
+        return ScoreBets(None, 0, n_classes, np.full(n_classes, MAJORITY), level).first
+    return first_round(MAJORITY, level, n_classes)
 
 
 def sequential_predict_votes(
@@ -128,7 +134,7 @@ def sequential_predict_votes(
     """
     check_alpha(alpha)
     check_sample_counts(n_classes=n_classes, n_cap=n_cap)
-    test = _VoteTest(draw_votes, n_rows, n_classes, alpha / 2)
+    test = _VoteTest(draw_votes, n_rows, n_classes, _rounds_level(alpha))
 
     def final_test(rows, level):
         return predict_votes(test.counts[rows], level)
@@ -175,7 +181,8 @@ def sequential_predict_scores(
     """
     check_alpha(alpha)
     check_sample_counts(n_classes=n_classes, n_cap=n_cap)
-    test = ScoreBets(draw_scores, n_rows, n_classes, np.full(n_classes, MAJORITY), alpha / 2)
+    level = _rounds_level(alpha)
+    test = ScoreBets(draw_scores, n_rows, n_classes, np.full(n_classes, MAJORITY), level)
 
     def final_test(rows, level):
         return predict_scores(ScoreSums(test.sums[rows], test.squares[rows], n_cap), level)
@@ -189,15 +196,15 @@ def _predict_in_rounds(test, n_cap: int, alpha: float, final_test) -> Sequential
     ``final_test(rows, level)`` is the fixed PREDICT's test (top class and
     abstention) on the ``n_cap`` samples of ``rows``.
     """
-    level = alpha / 2
+    level = _rounds_level(alpha)
     log_wealth, n_used = bet_in_rounds(test, n_cap, level)
     decided = (log_wealth >= -math.log(level / test.shape[1])).any(axis=1)
     proba = test.proba(n_used)
     top = np.where(decided, log_wealth.argmax(axis=1), proba.argmax(axis=1))
-    # Rows at the cap: the top class against the runner-up, once, as the fixed predict does.
-    at_cap = np.flatnonzero(~decided & (n_used == n_cap))
+    # No row stops undecided before the cap: the rest take the fixed predict's test, once.
+    at_cap = np.flatnonzero(~decided)
     if at_cap.size:
-        top[at_cap], abstain = final_test(at_cap, level)
+        top[at_cap], abstain = final_test(at_cap, alpha - level)
         decided[at_cap] = ~abstain
     return SequentialPredictions(top=top, decided=decided, n_used=n_used, proba=proba)
 
